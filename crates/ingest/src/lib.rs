@@ -1,0 +1,105 @@
+//! Format readers that turn raw exports into validated resources and push them into a [`Sink`].
+//!
+//! Readers are pure: they read from any `BufRead` (a file, standard input, an HTTP body) and
+//! never touch the database, the network or the clock. Opening files and writing resources are
+//! the caller's business, through the [`Sink`] it passes in.
+
+pub mod bundle;
+pub mod detect;
+pub mod ndjson;
+pub mod report;
+pub mod sink;
+
+use std::io::{BufRead, BufReader, Read};
+
+pub use detect::Format;
+pub use report::{Counts, IngestReport, Notice, Rejection, WriteOutcome};
+pub use sink::{Sink, SinkError};
+
+/// Limits that keep memory bounded whatever the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The longest NDJSON line accepted; a longer one is rejected and skipped.
+    pub max_line_bytes: usize,
+    /// The largest whole JSON document (a Bundle or single resource) accepted.
+    pub max_document_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_line_bytes: 64 << 20,
+            max_document_bytes: 256 << 20,
+        }
+    }
+}
+
+/// Wrap a stream so that gzip-compressed input is decompressed transparently (detected from
+/// the gzip magic bytes, not from a file name).
+pub fn decompress(reader: impl Read + 'static) -> std::io::Result<Box<dyn BufRead>> {
+    let mut reader = BufReader::with_capacity(256 << 10, reader);
+    let magic = reader.fill_buf()?;
+    if magic.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(BufReader::with_capacity(
+            256 << 10,
+            flate2::bufread::MultiGzDecoder::new(reader),
+        )))
+    } else {
+        Ok(Box::new(reader))
+    }
+}
+
+/// Read one input stream named `file` in the given format (or detected when `Format::Auto`)
+/// and push what it holds into the sink. Returns the number of records read (lines, entries).
+///
+/// A malformed record becomes a rejection in the sink and reading goes on; only an I/O error
+/// of the stream itself or a sink failure stops it.
+pub fn read_stream(
+    reader: &mut dyn BufRead,
+    file: &str,
+    format: Format,
+    limits: &Limits,
+    sink: &mut dyn Sink,
+) -> Result<u64, SinkError> {
+    let format = match format {
+        Format::Auto => {
+            let head = reader.fill_buf().map_err(SinkError::input)?;
+            detect::detect(head)
+        }
+        other => other,
+    };
+    match format {
+        Format::Empty => {
+            sink.rejected(Rejection::file(
+                file,
+                salus_fhir::Issue::error(
+                    salus_fhir::IssueCode::Required,
+                    "the file is empty: it holds no FHIR resources",
+                ),
+            ))?;
+            Ok(0)
+        }
+        Format::Ndjson | Format::Auto => ndjson::read(reader, file, limits, sink),
+        Format::Bundle => bundle::read_document(reader, file, limits, sink),
+        Format::Unknown => {
+            sink.rejected(Rejection::file(
+                file,
+                salus_fhir::Issue::error(
+                    salus_fhir::IssueCode::NotSupported,
+                    "the content is not FHIR JSON or NDJSON; give --format if it is another supported format",
+                ),
+            ))?;
+            Ok(0)
+        }
+        other => {
+            sink.rejected(Rejection::file(
+                file,
+                salus_fhir::Issue::error(
+                    salus_fhir::IssueCode::NotSupported,
+                    format!("the {other} format is not supported by this version of Salus yet"),
+                ),
+            ))?;
+            Ok(0)
+        }
+    }
+}
