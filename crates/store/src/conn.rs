@@ -1,0 +1,123 @@
+//! One connection of either backend, with the few operations the store needs: run a statement
+//! with positional binds, load rows. SQL is written once with `?` placeholders; PostgreSQL gets
+//! them renumbered to `$n`.
+
+use diesel::pg::PgConnection;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sqlite::SqliteConnection;
+use diesel::{QueryResult, QueryableByName, RunQueryDsl};
+
+/// A bind value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bind {
+    Text(String),
+    OptText(Option<String>),
+    Int(i64),
+}
+
+impl From<&str> for Bind {
+    fn from(s: &str) -> Self {
+        Bind::Text(s.to_owned())
+    }
+}
+impl From<String> for Bind {
+    fn from(s: String) -> Self {
+        Bind::Text(s)
+    }
+}
+impl From<i64> for Bind {
+    fn from(n: i64) -> Self {
+        Bind::Int(n)
+    }
+}
+impl From<Option<String>> for Bind {
+    fn from(s: Option<String>) -> Self {
+        Bind::OptText(s)
+    }
+}
+
+/// A borrowed connection of either backend.
+pub enum Conn<'a> {
+    Sqlite(&'a mut SqliteConnection),
+    Pg(&'a mut PgConnection),
+}
+
+macro_rules! bind_all {
+    ($backend:ty, $sql:expr, $binds:expr) => {{
+        let mut query = diesel::sql_query($sql).into_boxed::<$backend>();
+        for bind in $binds {
+            query = match bind {
+                Bind::Text(s) => query.bind::<Text, _>(s),
+                Bind::OptText(s) => query.bind::<Nullable<Text>, _>(s),
+                Bind::Int(n) => query.bind::<BigInt, _>(n),
+            };
+        }
+        query
+    }};
+}
+
+impl Conn<'_> {
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Conn::Pg(_))
+    }
+
+    /// Execute a statement; returns the number of rows affected.
+    pub fn execute(&mut self, sql: &str, binds: Vec<Bind>) -> QueryResult<usize> {
+        match self {
+            Conn::Sqlite(c) => bind_all!(diesel::sqlite::Sqlite, sql, binds).execute(*c),
+            Conn::Pg(c) => bind_all!(diesel::pg::Pg, pg_placeholders(sql), binds).execute(*c),
+        }
+    }
+
+    /// Load rows.
+    pub fn load<T>(&mut self, sql: &str, binds: Vec<Bind>) -> QueryResult<Vec<T>>
+    where
+        T: QueryableByName<diesel::sqlite::Sqlite> + QueryableByName<diesel::pg::Pg> + 'static,
+    {
+        match self {
+            Conn::Sqlite(c) => bind_all!(diesel::sqlite::Sqlite, sql, binds).load(*c),
+            Conn::Pg(c) => bind_all!(diesel::pg::Pg, pg_placeholders(sql), binds).load(*c),
+        }
+    }
+}
+
+/// `?` → `$1`, `$2`, … (the SQL Salus writes has no `?` inside literals).
+pub fn pg_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `(?, ?, ?), (?, ?, ?)`: the VALUES list of a multi-row insert.
+pub fn values_list(rows: usize, columns: usize, row_template: Option<&str>) -> String {
+    let default_row = format!("({})", vec!["?"; columns].join(", "));
+    let row = row_template.unwrap_or(&default_row);
+    let mut out = String::with_capacity(rows * (row.len() + 2));
+    for i in 0..rows {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(row);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renumbers_placeholders() {
+        assert_eq!(pg_placeholders("a = ? AND b IN (?, ?)"), "a = $1 AND b IN ($2, $3)");
+        assert_eq!(values_list(2, 2, None), "(?, ?), (?, ?)");
+    }
+}

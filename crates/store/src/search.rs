@@ -1,0 +1,239 @@
+//! Search: a parsed `SearchQuery` turned into SQL over the index tables, paged by primary key.
+
+use diesel::sql_types::{BigInt, Text};
+use diesel::QueryableByName;
+use salus_fhir::date::DateRange;
+use salus_fhir::search::{Clause, Prefix, SearchQuery, StringMatch, SystemMatch};
+
+use crate::conn::Bind;
+use crate::{Result, Store};
+
+/// One page of search results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchPage {
+    /// The matching resources' JSON, in storage order.
+    pub resources: Vec<String>,
+    /// The cursor of the next page, when there is one.
+    pub next_cursor: Option<i64>,
+}
+
+#[derive(QueryableByName)]
+struct HitRow {
+    #[diesel(sql_type = BigInt)]
+    pk: i64,
+    #[diesel(sql_type = Text)]
+    body: String,
+}
+
+/// Options for iterating over every current resource (export).
+#[derive(Debug, Clone, Default)]
+pub struct ScanFilter {
+    pub resource_type: Option<String>,
+    pub patient: Option<String>,
+    /// Only resources updated at or after this instant (microseconds since the epoch).
+    pub since: Option<i64>,
+}
+
+impl Store {
+    /// Run a search.
+    pub fn search(&self, query: &SearchQuery) -> Result<SearchPage> {
+        let (mut sql, mut binds) = where_clause(query);
+        if let Some(cursor) = query.cursor {
+            sql.push_str(" AND pk > ?");
+            binds.push(Bind::Int(cursor));
+        }
+        sql.push_str(" ORDER BY pk LIMIT ?");
+        binds.push(Bind::Int(query.count as i64 + 1));
+        let mut pooled = self.connection()?;
+        let mut rows: Vec<HitRow> = pooled.conn().load(
+            &format!("SELECT pk, CAST(body AS TEXT) AS body FROM resource_versions WHERE {sql}"),
+            binds,
+        )?;
+        let next_cursor = if rows.len() > query.count {
+            rows.truncate(query.count);
+            rows.last().map(|r| r.pk)
+        } else {
+            None
+        };
+        Ok(SearchPage {
+            resources: rows.into_iter().map(|r| r.body).collect(),
+            next_cursor,
+        })
+    }
+
+    /// The number of resources a search matches (all pages).
+    pub fn search_count(&self, query: &SearchQuery) -> Result<i64> {
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let (sql, binds) = where_clause(query);
+        let mut pooled = self.connection()?;
+        let rows: Vec<N> = pooled
+            .conn()
+            .load(&format!("SELECT COUNT(*) AS n FROM resource_versions WHERE {sql}"), binds)?;
+        Ok(rows.first().map_or(0, |r| r.n))
+    }
+
+    /// Visit every current resource matching `filter`, in storage order, a page at a time (so
+    /// memory stays bounded whatever the store's size). `visit` gets the type and the JSON.
+    pub fn scan(&self, filter: &ScanFilter, visit: &mut dyn FnMut(&str, &str) -> std::io::Result<()>) -> Result<u64> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = BigInt)]
+            pk: i64,
+            #[diesel(sql_type = Text)]
+            res_type: String,
+            #[diesel(sql_type = Text)]
+            body: String,
+        }
+        let mut cursor = 0i64;
+        let mut total = 0u64;
+        loop {
+            let mut sql = String::from(
+                "SELECT pk, res_type, CAST(body AS TEXT) AS body FROM resource_versions WHERE is_current = 1 AND pk > ?",
+            );
+            let mut binds = vec![Bind::Int(cursor)];
+            if let Some(t) = &filter.resource_type {
+                sql.push_str(" AND res_type = ?");
+                binds.push(t.as_str().into());
+            }
+            if let Some(p) = &filter.patient {
+                sql.push_str(" AND (patient_id = ? OR (res_type = 'Patient' AND res_id = ?))");
+                binds.push(p.as_str().into());
+                binds.push(p.as_str().into());
+            }
+            if let Some(since) = filter.since {
+                sql.push_str(" AND last_updated >= ?");
+                binds.push(Bind::Int(since));
+            }
+            sql.push_str(" ORDER BY pk LIMIT 1000");
+            let rows: Vec<Row> = {
+                let mut pooled = self.connection()?;
+                pooled.conn().load(&sql, binds)?
+            };
+            let Some(last) = rows.last() else { break };
+            cursor = last.pk;
+            for row in &rows {
+                visit(&row.res_type, &row.body).map_err(|e| crate::StoreError::Pool(format!("writing the export: {e}")))?;
+                total += 1;
+            }
+        }
+        Ok(total)
+    }
+}
+
+/// The WHERE clause (without `WHERE`) for a query, and its binds.
+fn where_clause(query: &SearchQuery) -> (String, Vec<Bind>) {
+    let mut sql = String::from("res_type = ? AND is_current = 1");
+    let mut binds: Vec<Bind> = vec![query.resource_type.as_str().into()];
+    for clause in &query.clauses {
+        sql.push_str(" AND ");
+        match clause {
+            Clause::Id(ids) => {
+                sql.push_str(&format!("res_id IN ({})", placeholders(ids.len())));
+                binds.extend(ids.iter().map(|i| Bind::from(i.as_str())));
+            }
+            Clause::Patient(ids) => {
+                sql.push_str(&format!("patient_id IN ({})", placeholders(ids.len())));
+                binds.extend(ids.iter().map(|i| Bind::from(i.as_str())));
+            }
+            Clause::LastUpdated(prefix, range) => {
+                // lastUpdated is an instant: the range of one microsecond.
+                let (cond, cond_binds) = date_condition("last_updated", "(last_updated + 1)", *prefix, *range);
+                sql.push('(');
+                sql.push_str(&cond);
+                sql.push(')');
+                binds.extend(cond_binds);
+            }
+            Clause::Token { param, values } => {
+                sql.push_str("pk IN (SELECT pk FROM search_token WHERE res_type = ? AND param = ? AND (");
+                binds.push(query.resource_type.as_str().into());
+                binds.push((*param).into());
+                for (i, v) in values.iter().enumerate() {
+                    if i > 0 {
+                        sql.push_str(" OR ");
+                    }
+                    let mut parts = Vec::new();
+                    if let Some(code) = &v.code {
+                        parts.push("code = ?");
+                        binds.push(code.as_str().into());
+                    }
+                    match &v.system {
+                        SystemMatch::Any => {}
+                        SystemMatch::NoSystem => parts.push("system IS NULL"),
+                        SystemMatch::Is(system) => {
+                            parts.push("system = ?");
+                            binds.push(system.as_str().into());
+                        }
+                    }
+                    sql.push('(');
+                    sql.push_str(&parts.join(" AND "));
+                    sql.push(')');
+                }
+                sql.push_str("))");
+            }
+            Clause::Date { param, prefix, range } => {
+                let (cond, cond_binds) = date_condition("lo", "hi", *prefix, *range);
+                sql.push_str("pk IN (SELECT pk FROM search_date WHERE res_type = ? AND param = ? AND (");
+                binds.push(query.resource_type.as_str().into());
+                binds.push((*param).into());
+                sql.push_str(&cond);
+                sql.push_str("))");
+                binds.extend(cond_binds);
+            }
+            Clause::String { param, mode, values } => {
+                sql.push_str("pk IN (SELECT pk FROM search_string WHERE res_type = ? AND param = ? AND (");
+                binds.push(query.resource_type.as_str().into());
+                binds.push((*param).into());
+                for (i, v) in values.iter().enumerate() {
+                    if i > 0 {
+                        sql.push_str(" OR ");
+                    }
+                    match mode {
+                        StringMatch::Prefix => {
+                            // A range scan, which both databases serve from the index.
+                            sql.push_str("(value >= ? AND value < ?)");
+                            binds.push(v.as_str().into());
+                            binds.push(format!("{v}\u{10FFFF}").into());
+                        }
+                        StringMatch::Exact => {
+                            sql.push_str("value = ?");
+                            binds.push(v.as_str().into());
+                        }
+                        StringMatch::Contains => {
+                            sql.push_str("value LIKE ? ESCAPE '\\'");
+                            let escaped = v.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                            binds.push(format!("%{escaped}%").into());
+                        }
+                    }
+                }
+                sql.push_str("))");
+            }
+        }
+    }
+    (sql, binds)
+}
+
+fn placeholders(n: usize) -> String {
+    vec!["?"; n.max(1)].join(", ")
+}
+
+/// The FHIR prefix semantics over half-open ranges: the resource's `[lo, hi)` (columns) against
+/// the parameter's `[p.lo, p.hi)`.
+fn date_condition(lo: &str, hi: &str, prefix: Prefix, p: DateRange) -> (String, Vec<Bind>) {
+    let contained = format!("({lo} >= ? AND {hi} <= ?)");
+    let b = |v: i64| Bind::Int(v);
+    match prefix {
+        Prefix::Eq => (contained, vec![b(p.lo), b(p.hi)]),
+        Prefix::Ne => (format!("NOT {contained}"), vec![b(p.lo), b(p.hi)]),
+        Prefix::Gt => (format!("{hi} > ?"), vec![b(p.hi)]),
+        Prefix::Lt => (format!("{lo} < ?"), vec![b(p.lo)]),
+        Prefix::Ge => (format!("({hi} > ? OR {contained})"), vec![b(p.hi), b(p.lo), b(p.hi)]),
+        Prefix::Le => (format!("({lo} < ? OR {contained})"), vec![b(p.lo), b(p.lo), b(p.hi)]),
+        Prefix::Sa => (format!("{lo} >= ?"), vec![b(p.hi)]),
+        Prefix::Eb => (format!("{hi} <= ?"), vec![b(p.lo)]),
+        Prefix::Ap => (format!("({lo} < ? AND {hi} > ?)"), vec![b(p.hi), b(p.lo)]),
+    }
+}

@@ -1,0 +1,5 @@
+DROP TABLE search_string;
+DROP TABLE search_date;
+DROP TABLE search_token;
+DROP TABLE resource_versions;
+DROP SEQUENCE resource_versions_pk_seq;
