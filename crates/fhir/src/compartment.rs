@@ -68,7 +68,10 @@ pub fn compartment_elements(resource_type: &str) -> &'static [&'static str] {
 /// The id of the patient whose compartment holds this resource, if any.
 pub fn patient_of(resource_type: &str, resource: &Value) -> Option<String> {
     if resource_type == "Patient" {
-        return resource.get("id").and_then(Value::as_str).map(str::to_owned);
+        return resource
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
     }
     compartment_elements(resource_type)
         .iter()

@@ -62,7 +62,10 @@ pub fn parse_range(text: &str) -> Option<DateRange> {
 /// A dateTime with a time part. Precision is to the second or to the given fraction.
 fn parse_date_time(text: &str) -> Option<DateRange> {
     let (instant, precision_micros) = if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
-        (dt.with_timezone(&Utc).timestamp_micros(), fraction_step(text))
+        (
+            dt.with_timezone(&Utc).timestamp_micros(),
+            fraction_step(text),
+        )
     } else {
         // FHIR requires a zone when a time is given, but real exports omit it: read as UTC.
         let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
@@ -133,7 +136,15 @@ mod tests {
 
     #[test]
     fn rejects_non_dates() {
-        for bad in ["", "20", "abcd", "2020-13", "2020-02-30", "2020-05-01T25:00:00Z", "May 2020"] {
+        for bad in [
+            "",
+            "20",
+            "abcd",
+            "2020-13",
+            "2020-02-30",
+            "2020-05-01T25:00:00Z",
+            "May 2020",
+        ] {
             assert_eq!(parse_range(bad), None, "{bad}");
         }
     }

@@ -39,8 +39,11 @@ pub fn prepare(body: Value) -> Result<PreparedResource, Vec<Issue>> {
             .at(format!("{resource_type}.id"))])
         }
         None => {
-            return Err(vec![Issue::error(IssueCode::Required, "the resource has no id")
-                .at(format!("{resource_type}.id"))])
+            return Err(vec![Issue::error(
+                IssueCode::Required,
+                "the resource has no id",
+            )
+            .at(format!("{resource_type}.id"))])
         }
     };
     let patient = patient_of(&resource_type, &body);
@@ -113,7 +116,10 @@ pub fn stamp_meta(body: &mut Value, version_id: i64, last_updated: &str) {
         map.insert("meta".to_owned(), Value::Object(Map::new()));
     }
     if let Some(Value::Object(meta)) = map.get_mut("meta") {
-        meta.insert("versionId".to_owned(), Value::String(version_id.to_string()));
+        meta.insert(
+            "versionId".to_owned(),
+            Value::String(version_id.to_string()),
+        );
         meta.insert(
             "lastUpdated".to_owned(),
             Value::String(last_updated.to_owned()),
@@ -141,7 +147,10 @@ mod tests {
         assert_eq!(p.id, "o1");
         assert_eq!(p.patient.as_deref(), Some("p1"));
         // arbitrary_precision keeps the decimal as written.
-        assert_eq!(serde_json::to_string(&p.body["valueQuantity"]).unwrap(), r#"{"value":1.50}"#);
+        assert_eq!(
+            serde_json::to_string(&p.body["valueQuantity"]).unwrap(),
+            r#"{"value":1.50}"#
+        );
     }
 
     #[test]
@@ -165,13 +174,19 @@ mod tests {
         assert_eq!(prepare(no_id).unwrap_err()[0].code, IssueCode::Required);
         let mut bad = obs();
         bad["id"] = json!("has space");
-        assert_eq!(prepare(bad).unwrap_err()[0].expression, vec!["Observation.id"]);
+        assert_eq!(
+            prepare(bad).unwrap_err()[0].expression,
+            vec!["Observation.id"]
+        );
     }
 
     #[test]
     fn stamp_keeps_existing_meta() {
         let mut v = json!({"resourceType": "Patient", "id": "p", "meta": {"source": "s", "versionId": "9"}});
         stamp_meta(&mut v, 2, "t");
-        assert_eq!(v["meta"], json!({"source": "s", "versionId": "2", "lastUpdated": "t"}));
+        assert_eq!(
+            v["meta"],
+            json!({"source": "s", "versionId": "2", "lastUpdated": "t"})
+        );
     }
 }

@@ -12,7 +12,10 @@ pub enum Target<'a> {
     /// `urn:uuid:…` or `urn:oid:…`: meaningful only inside the Bundle that defines it.
     Urn(&'a str),
     /// `Type?search`: a conditional reference, resolved by searching.
-    Conditional { resource_type: &'a str, query: &'a str },
+    Conditional {
+        resource_type: &'a str,
+        query: &'a str,
+    },
     /// `#id`: a contained resource.
     Contained(&'a str),
     /// Anything else (a URL that is not a FHIR resource location).
@@ -42,7 +45,9 @@ pub fn parse(reference: &str) -> Target<'_> {
     };
     let mut parts = path.rsplitn(3, '/');
     match (parts.next(), parts.next()) {
-        (Some(id), Some(resource_type)) if looks_like_type_name(resource_type) && !id.is_empty() => {
+        (Some(id), Some(resource_type))
+            if looks_like_type_name(resource_type) && !id.is_empty() =>
+        {
             Target::Resource { resource_type, id }
         }
         _ => Target::Other(reference),
@@ -72,7 +77,11 @@ pub fn for_each_reference_mut(value: &mut Value, visit: &mut dyn FnMut(&mut Stri
 }
 
 /// Visit every `Reference.reference` string, with the element path it sits at.
-pub fn for_each_reference<'a>(value: &'a Value, path: &mut String, visit: &mut dyn FnMut(&str, &'a str)) {
+pub fn for_each_reference<'a>(
+    value: &'a Value,
+    path: &mut String,
+    visit: &mut dyn FnMut(&str, &'a str),
+) {
     match value {
         Value::Object(map) => {
             for (key, child) in map {
@@ -108,11 +117,17 @@ mod tests {
     fn classifies_reference_forms() {
         assert_eq!(
             parse("Patient/123"),
-            Target::Resource { resource_type: "Patient", id: "123" }
+            Target::Resource {
+                resource_type: "Patient",
+                id: "123"
+            }
         );
         assert_eq!(
             parse("https://ex.org/fhir/Patient/123/_history/2"),
-            Target::Resource { resource_type: "Patient", id: "123" }
+            Target::Resource {
+                resource_type: "Patient",
+                id: "123"
+            }
         );
         assert_eq!(parse("urn:uuid:abc"), Target::Urn("urn:uuid:abc"));
         assert_eq!(
@@ -150,7 +165,10 @@ mod tests {
             seen,
             vec![
                 ("Observation.subject.reference".into(), "Patient/p1".into()),
-                ("Observation.performer[0].reference".into(), "urn:uuid:2".into())
+                (
+                    "Observation.performer[0].reference".into(),
+                    "urn:uuid:2".into()
+                )
             ]
         );
     }

@@ -65,7 +65,8 @@ fn validator_for(resource_type: &str) -> Arc<Validator> {
     {
         return v.clone();
     }
-    let reference = serde_json::json!({"$ref": format!("{SCHEMA_URI}#/definitions/{resource_type}")});
+    let reference =
+        serde_json::json!({"$ref": format!("{SCHEMA_URI}#/definitions/{resource_type}")});
     let validator = Arc::new(
         jsonschema::options()
             .should_validate_formats(false)
@@ -102,7 +103,10 @@ pub fn validate(resource: &Value) -> Result<&str, Vec<Issue>> {
     let Some(object) = resource.as_object() else {
         return Err(vec![Issue::error(
             IssueCode::Structure,
-            format!("a resource must be a JSON object, not {}", kind_of(resource)),
+            format!(
+                "a resource must be a JSON object, not {}",
+                kind_of(resource)
+            ),
         )]);
     };
     let resource_type = match object.get("resourceType") {
@@ -139,11 +143,7 @@ pub fn validate(resource: &Value) -> Result<&str, Vec<Issue>> {
         }
         let path = fhir_path(resource_type, error.instance_path().as_str());
         issues.push(
-            Issue::error(
-                IssueCode::Structure,
-                format!("{path}: {}", error.masked()),
-            )
-            .at(path),
+            Issue::error(IssueCode::Structure, format!("{path}: {}", error.masked())).at(path),
         );
     }
     if extra > 0 {
@@ -205,11 +205,22 @@ mod tests {
                         "gender": "dragon"});
         let issues = validate(&p).unwrap_err();
         let paths: Vec<_> = issues.iter().flat_map(|i| i.expression.clone()).collect();
-        assert!(paths.contains(&"Patient.birthDate".to_string()), "{paths:?}");
+        assert!(
+            paths.contains(&"Patient.birthDate".to_string()),
+            "{paths:?}"
+        );
         assert!(paths.contains(&"Patient.gender".to_string()), "{paths:?}");
         for issue in &issues {
-            assert!(!issue.diagnostics.contains("Zebediah"), "{}", issue.diagnostics);
-            assert!(!issue.diagnostics.contains("dragon"), "{}", issue.diagnostics);
+            assert!(
+                !issue.diagnostics.contains("Zebediah"),
+                "{}",
+                issue.diagnostics
+            );
+            assert!(
+                !issue.diagnostics.contains("dragon"),
+                "{}",
+                issue.diagnostics
+            );
         }
     }
 
@@ -235,7 +246,10 @@ mod tests {
 
     #[test]
     fn pointer_to_fhir_path() {
-        assert_eq!(fhir_path("Patient", "/name/0/given/1"), "Patient.name[0].given[1]");
+        assert_eq!(
+            fhir_path("Patient", "/name/0/given/1"),
+            "Patient.name[0].given[1]"
+        );
         assert_eq!(fhir_path("Patient", ""), "Patient");
     }
 }

@@ -204,7 +204,10 @@ pub fn extract(resource_type: &str, resource: &Value) -> IndexEntries {
                     Token => tokens_of(p.name, value, &mut out.tokens),
                     Date => {
                         if let Some(range) = date_of(value) {
-                            out.dates.push(DateEntry { param: p.name, range });
+                            out.dates.push(DateEntry {
+                                param: p.name,
+                                range,
+                            });
                         }
                     }
                     Text => strings_of(p.name, value, &mut out.strings),
@@ -214,7 +217,8 @@ pub fn extract(resource_type: &str, resource: &Value) -> IndexEntries {
         }
     }
     out.tokens.dedup();
-    out.strings.sort_by(|a, b| (a.param, &a.value).cmp(&(b.param, &b.value)));
+    out.strings
+        .sort_by(|a, b| (a.param, &a.value).cmp(&(b.param, &b.value)));
     out.strings.dedup();
     out
 }
@@ -290,8 +294,14 @@ fn date_of(value: &Value) -> Option<DateRange> {
     match value {
         Value::String(s) => parse_range(s),
         Value::Object(period) => {
-            let start = period.get("start").and_then(Value::as_str).and_then(parse_range);
-            let end = period.get("end").and_then(Value::as_str).and_then(parse_range);
+            let start = period
+                .get("start")
+                .and_then(Value::as_str)
+                .and_then(parse_range);
+            let end = period
+                .get("end")
+                .and_then(Value::as_str)
+                .and_then(parse_range);
             if start.is_none() && end.is_none() {
                 return None;
             }
@@ -482,7 +492,8 @@ pub fn parse_query(
                         params_for(resource_type).map(|p| p.name).collect::<Vec<_>>().join(", ")
                     );
                     if strict {
-                        issues.push(Issue::error(IssueCode::NotSupported, msg).at(raw_name.clone()));
+                        issues
+                            .push(Issue::error(IssueCode::NotSupported, msg).at(raw_name.clone()));
                     } else {
                         query.ignored.push(raw_name.clone());
                     }
@@ -522,7 +533,11 @@ fn parse_clause(def: &ParamDef, modifier: Option<&str>, value: &str) -> Result<C
                 None => StringMatch::Prefix,
                 Some("contains") => StringMatch::Contains,
                 Some("exact") => StringMatch::Exact,
-                Some(m) => return Err(format!("modifier ':{m}' is not supported on a string parameter")),
+                Some(m) => {
+                    return Err(format!(
+                        "modifier ':{m}' is not supported on a string parameter"
+                    ))
+                }
             };
             Ok(Clause::String {
                 param: def.name,
@@ -545,7 +560,9 @@ fn parse_clause(def: &ParamDef, modifier: Option<&str>, value: &str) -> Result<C
                 }
             })
         }
-        (_, Some(m)) => Err(format!("modifier ':{m}' is not supported on this parameter")),
+        (_, Some(m)) => Err(format!(
+            "modifier ':{m}' is not supported on this parameter"
+        )),
     }
 }
 
@@ -600,21 +617,35 @@ mod tests {
             "identifier": [{"system": "urn:x", "value": "42"}]});
         let e = extract("Observation", &obs);
         let has = |param: &str, system: Option<&str>, code: &str| {
-            e.tokens.iter().any(|t| t.param == param && t.system.as_deref() == system && t.code == code)
+            e.tokens
+                .iter()
+                .any(|t| t.param == param && t.system.as_deref() == system && t.code == code)
         };
         assert!(has("code", Some("http://loinc.org"), "44261-6"));
         assert!(has("status", None, "final"));
         assert!(has("identifier", Some("urn:x"), "42"));
-        assert!(has("category", Some("http://terminology.hl7.org/CodeSystem/observation-category"), "survey"));
+        assert!(has(
+            "category",
+            Some("http://terminology.hl7.org/CodeSystem/observation-category"),
+            "survey"
+        ));
         assert_eq!(e.dates.len(), 1);
         assert_eq!(e.dates[0].param, "date");
 
         let p = json!({"resourceType": "Patient", "birthDate": "1970",
             "name": [{"family": "Alcántar", "given": ["Graciela", "M"]}]});
         let e = extract("Patient", &p);
-        let names: Vec<_> = e.strings.iter().filter(|s| s.param == "name").map(|s| s.value.as_str()).collect();
+        let names: Vec<_> = e
+            .strings
+            .iter()
+            .filter(|s| s.param == "name")
+            .map(|s| s.value.as_str())
+            .collect();
         assert_eq!(names, vec!["alcantar", "graciela", "m"]);
-        assert!(e.strings.iter().any(|s| s.param == "family" && s.value == "alcantar"));
+        assert!(e
+            .strings
+            .iter()
+            .any(|s| s.param == "family" && s.value == "alcantar"));
         assert_eq!(e.dates[0].param, "birthdate");
     }
 
@@ -626,16 +657,26 @@ mod tests {
     }
 
     fn q(t: &str, pairs: &[(&str, &str)]) -> Result<SearchQuery, Vec<Issue>> {
-        let owned: Vec<(String, String)> = pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let owned: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
         parse_query(t, &owned, true)
     }
 
     #[test]
     fn parses_the_contract_parameters() {
-        let query = q("Observation", &[
-            ("patient", "Patient/p1"), ("code", "http://loinc.org|44261-6,|x,y"),
-            ("date", "ge2024-01"), ("_count", "10"), ("status", "final"),
-        ]).unwrap();
+        let query = q(
+            "Observation",
+            &[
+                ("patient", "Patient/p1"),
+                ("code", "http://loinc.org|44261-6,|x,y"),
+                ("date", "ge2024-01"),
+                ("_count", "10"),
+                ("status", "final"),
+            ],
+        )
+        .unwrap();
         assert_eq!(query.count, 10);
         assert_eq!(query.clauses[0], Clause::Patient(vec!["p1".into()]));
         match &query.clauses[1] {
@@ -646,19 +687,30 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(query.clauses[2], Clause::Date { prefix: Prefix::Ge, .. }));
+        assert!(matches!(
+            query.clauses[2],
+            Clause::Date {
+                prefix: Prefix::Ge,
+                ..
+            }
+        ));
         assert!(q("Patient", &[("name", "smi"), ("birthdate", "1970-01-01")]).is_ok());
     }
 
     #[test]
     fn reports_every_bad_parameter() {
-        let issues = q("Observation", &[("colour", "red"), ("date", "yesterday"), ("_count", "-1")]).unwrap_err();
+        let issues = q(
+            "Observation",
+            &[("colour", "red"), ("date", "yesterday"), ("_count", "-1")],
+        )
+        .unwrap_err();
         assert_eq!(issues.len(), 3);
         assert!(issues[0].diagnostics.contains("colour"));
         assert!(issues[1].diagnostics.contains("FHIR date"));
         // Patient has no compartment parameters.
         assert!(q("Patient", &[("patient", "x")]).is_err());
-        let lenient = parse_query("Observation", &[("colour".into(), "red".into())], false).unwrap();
+        let lenient =
+            parse_query("Observation", &[("colour".into(), "red".into())], false).unwrap();
         assert_eq!(lenient.ignored, vec!["colour"]);
     }
 }

@@ -50,7 +50,16 @@ pub fn read_document(
         Err(mut issue) => {
             // For a multi-line document the line matters more than the column.
             if let Err(e) = serde_json::from_slice::<Value>(body) {
-                issue.diagnostics = format!("{} (line {}, column {})", issue.diagnostics.split(" at column").next().unwrap_or_default(), e.line(), e.column());
+                issue.diagnostics = format!(
+                    "{} (line {}, column {})",
+                    issue
+                        .diagnostics
+                        .split(" at column")
+                        .next()
+                        .unwrap_or_default(),
+                    e.line(),
+                    e.column()
+                );
             }
             sink.rejected(Rejection::new(file, "document", vec![issue]))?;
             return Ok(1);
@@ -85,9 +94,18 @@ pub fn read_bundle(
     let entries = match bundle.get_mut("entry") {
         Some(Value::Array(entries)) => std::mem::take(entries),
         Some(_) => {
-            sink.rejected(Rejection::new(file, if prefix.is_empty() { "document" } else { prefix }, vec![
-                Issue::error(IssueCode::Structure, "Bundle.entry must be an array").at("Bundle.entry"),
-            ]))?;
+            sink.rejected(Rejection::new(
+                file,
+                if prefix.is_empty() {
+                    "document"
+                } else {
+                    prefix
+                },
+                vec![
+                    Issue::error(IssueCode::Structure, "Bundle.entry must be an array")
+                        .at("Bundle.entry"),
+                ],
+            ))?;
             return Ok(1);
         }
         None => return Ok(0),
@@ -124,7 +142,10 @@ pub fn read_bundle(
             Ok(None) => {
                 sink.notice(Notice {
                     file: file.to_owned(),
-                    message: format!("{}: skipped (a search outcome or a request without a resource)", position(i)),
+                    message: format!(
+                        "{}: skipped (a search outcome or a request without a resource)",
+                        position(i)
+                    ),
                 })?;
                 resources.push(None);
             }
@@ -138,7 +159,9 @@ pub fn read_bundle(
     // Pass 2: rewrite references, check they resolve, validate and push.
     let mut unresolved_conditional = 0usize;
     for (i, resource) in resources.into_iter().enumerate() {
-        let Some(mut resource) = resource else { continue };
+        let Some(mut resource) = resource else {
+            continue;
+        };
         let resource_type = resource
             .get("resourceType")
             .and_then(Value::as_str)
@@ -147,7 +170,11 @@ pub fn read_bundle(
         for_each_reference_mut(&mut resource, &mut |reference| {
             if let Some(local) = by_full_url.get(reference.as_str()) {
                 *reference = local.clone();
-            } else if let Target::Conditional { resource_type, query } = parse(reference) {
+            } else if let Target::Conditional {
+                resource_type,
+                query,
+            } = parse(reference)
+            {
                 match resolve_conditional(resource_type, query, &by_identifier) {
                     Some(local) => *reference = local.clone(),
                     None => unresolved_conditional += 1,
@@ -155,17 +182,21 @@ pub fn read_bundle(
             }
         });
         let mut dangling = Vec::new();
-        for_each_reference(&resource, &mut resource_type.clone(), &mut |path, reference| {
-            if matches!(parse(reference), Target::Urn(_)) {
-                dangling.push(
-                    Issue::error(
-                        IssueCode::NotFound,
-                        format!("{path} refers to a fullUrl that no entry of this Bundle has"),
-                    )
-                    .at(path.to_owned()),
-                );
-            }
-        });
+        for_each_reference(
+            &resource,
+            &mut resource_type.clone(),
+            &mut |path, reference| {
+                if matches!(parse(reference), Target::Urn(_)) {
+                    dangling.push(
+                        Issue::error(
+                            IssueCode::NotFound,
+                            format!("{path} refers to a fullUrl that no entry of this Bundle has"),
+                        )
+                        .at(path.to_owned()),
+                    );
+                }
+            },
+        );
         if !dangling.is_empty() {
             sink.rejected(Rejection::new(file, position(i), dangling))?;
             continue;
@@ -192,7 +223,10 @@ type EntryParts = (Value, Option<String>, Option<String>);
 /// no data (search outcomes, DELETE requests).
 fn entry_resource(entry: Value) -> Result<Option<EntryParts>, Issue> {
     let Value::Object(mut entry) = entry else {
-        return Err(Issue::error(IssueCode::Structure, "a Bundle entry must be a JSON object"));
+        return Err(Issue::error(
+            IssueCode::Structure,
+            "a Bundle entry must be a JSON object",
+        ));
     };
     let search_outcome = entry
         .get("search")
@@ -209,13 +243,23 @@ fn entry_resource(entry: Value) -> Result<Option<EntryParts>, Issue> {
         .and_then(|r| r.get("url"))
         .and_then(Value::as_str)
         .map(str::to_owned);
-    let full_url = entry.get("fullUrl").and_then(Value::as_str).map(str::to_owned);
+    let full_url = entry
+        .get("fullUrl")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     match entry.remove("resource") {
         _ if search_outcome => Ok(None),
         None if matches!(method.as_deref(), Some("DELETE" | "GET" | "HEAD")) => Ok(None),
-        None => Err(Issue::error(IssueCode::Required, "the entry has no resource").at("Bundle.entry.resource")),
+        None => Err(
+            Issue::error(IssueCode::Required, "the entry has no resource")
+                .at("Bundle.entry.resource"),
+        ),
         Some(resource @ Value::Object(_)) => Ok(Some((resource, full_url, request_url))),
-        Some(_) => Err(Issue::error(IssueCode::Structure, "Bundle.entry.resource must be a JSON object").at("Bundle.entry.resource")),
+        Some(_) => Err(Issue::error(
+            IssueCode::Structure,
+            "Bundle.entry.resource must be a JSON object",
+        )
+        .at("Bundle.entry.resource")),
     }
 }
 
@@ -256,7 +300,10 @@ fn identifiers(resource: &Value) -> Vec<(String, String)> {
     list.into_iter()
         .filter_map(|i| {
             Some((
-                i.get("system").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                i.get("system")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
                 i.get("value").and_then(Value::as_str)?.to_owned(),
             ))
         })
@@ -291,24 +338,38 @@ mod tests {
 
     #[test]
     fn assigns_ids_and_rewrites_references() {
-        let sink = run(json!({"resourceType": "Bundle", "type": "transaction", "entry": [
-            {"fullUrl": "urn:uuid:11111111-1111-1111-1111-111111111111",
-             "resource": {"resourceType": "Patient", "identifier": [{"system": "urn:mrn", "value": "7"}]},
-             "request": {"method": "POST", "url": "Patient"}},
-            {"fullUrl": "urn:uuid:22222222-2222-2222-2222-222222222222",
-             "resource": {"resourceType": "Observation", "status": "final", "code": {"text": "x"},
-                          "subject": {"reference": "urn:uuid:11111111-1111-1111-1111-111111111111"},
-                          "performer": [{"reference": "Patient?identifier=urn:mrn|7"},
-                                        {"reference": "Practitioner?identifier=urn:npi|1"}]},
-             "request": {"method": "POST", "url": "Observation"}}
-        ]}));
+        let sink = run(
+            json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+                {"fullUrl": "urn:uuid:11111111-1111-1111-1111-111111111111",
+                 "resource": {"resourceType": "Patient", "identifier": [{"system": "urn:mrn", "value": "7"}]},
+                 "request": {"method": "POST", "url": "Patient"}},
+                {"fullUrl": "urn:uuid:22222222-2222-2222-2222-222222222222",
+                 "resource": {"resourceType": "Observation", "status": "final", "code": {"text": "x"},
+                              "subject": {"reference": "urn:uuid:11111111-1111-1111-1111-111111111111"},
+                              "performer": [{"reference": "Patient?identifier=urn:mrn|7"},
+                                            {"reference": "Practitioner?identifier=urn:npi|1"}]},
+                 "request": {"method": "POST", "url": "Observation"}}
+            ]}),
+        );
         assert!(sink.rejected.is_empty(), "{:?}", sink.rejected);
         let obs = &sink.resources[1].0;
         assert_eq!(obs.id, "22222222-2222-2222-2222-222222222222");
-        assert_eq!(obs.body["subject"]["reference"], "Patient/11111111-1111-1111-1111-111111111111");
-        assert_eq!(obs.body["performer"][0]["reference"], "Patient/11111111-1111-1111-1111-111111111111");
-        assert_eq!(obs.body["performer"][1]["reference"], "Practitioner?identifier=urn:npi|1");
-        assert_eq!(obs.patient.as_deref(), Some("11111111-1111-1111-1111-111111111111"));
+        assert_eq!(
+            obs.body["subject"]["reference"],
+            "Patient/11111111-1111-1111-1111-111111111111"
+        );
+        assert_eq!(
+            obs.body["performer"][0]["reference"],
+            "Patient/11111111-1111-1111-1111-111111111111"
+        );
+        assert_eq!(
+            obs.body["performer"][1]["reference"],
+            "Practitioner?identifier=urn:npi|1"
+        );
+        assert_eq!(
+            obs.patient.as_deref(),
+            Some("11111111-1111-1111-1111-111111111111")
+        );
         assert_eq!(sink.notices.len(), 1);
     }
 
@@ -327,17 +388,22 @@ mod tests {
 
     #[test]
     fn a_dangling_reference_rejects_only_its_entry() {
-        let sink = run(json!({"resourceType": "Bundle", "type": "collection", "entry": [
-            {"fullUrl": "urn:uuid:a", "resource": {"resourceType": "Patient", "id": "a"}},
-            {"fullUrl": "urn:uuid:b", "resource": {"resourceType": "Observation", "id": "b",
-                "status": "final", "code": {"text": "x"}, "subject": {"reference": "urn:uuid:nowhere"}}},
-            {"resource": 5}
-        ]}));
+        let sink = run(
+            json!({"resourceType": "Bundle", "type": "collection", "entry": [
+                {"fullUrl": "urn:uuid:a", "resource": {"resourceType": "Patient", "id": "a"}},
+                {"fullUrl": "urn:uuid:b", "resource": {"resourceType": "Observation", "id": "b",
+                    "status": "final", "code": {"text": "x"}, "subject": {"reference": "urn:uuid:nowhere"}}},
+                {"resource": 5}
+            ]}),
+        );
         assert_eq!(sink.resources.len(), 1);
         assert_eq!(sink.rejected.len(), 2);
         assert_eq!(sink.rejected[0].position, "entry 2");
         assert_eq!(sink.rejected[1].position, "entry 1");
-        assert_eq!(sink.rejected[1].outcome.issues[0].expression, vec!["Observation.subject.reference"]);
+        assert_eq!(
+            sink.rejected[1].outcome.issues[0].expression,
+            vec!["Observation.subject.reference"]
+        );
     }
 
     #[test]
@@ -347,7 +413,17 @@ mod tests {
         read_document(&mut &text[..], "p.json", &Limits::default(), &mut sink).unwrap();
         assert_eq!(sink.resources[0].0.id, "solo");
         let mut sink = VecSink::default();
-        read_document(&mut &b"{\n \"resourceType\": \"Bundle\",\n"[..], "t.json", &Limits::default(), &mut sink).unwrap();
-        assert!(sink.rejected[0].outcome.summary().contains("line 3"), "{}", sink.rejected[0].outcome.summary());
+        read_document(
+            &mut &b"{\n \"resourceType\": \"Bundle\",\n"[..],
+            "t.json",
+            &Limits::default(),
+            &mut sink,
+        )
+        .unwrap();
+        assert!(
+            sink.rejected[0].outcome.summary().contains("line 3"),
+            "{}",
+            sink.rejected[0].outcome.summary()
+        );
     }
 }

@@ -70,7 +70,10 @@ pub fn detect(head: &[u8]) -> Format {
             }
             // The first line is broken. NDJSON if another line stands alone (or there is no
             // other line, so that the error is reported by line); a document otherwise.
-            let mut others = lines.filter(|l| !l.trim_ascii().is_empty()).take(50).peekable();
+            let mut others = lines
+                .filter(|l| !l.trim_ascii().is_empty())
+                .take(50)
+                .peekable();
             if others.peek().is_none() {
                 return Format::Ndjson;
             }
@@ -81,7 +84,10 @@ pub fn detect(head: &[u8]) -> Format {
             }
         }
         b'<' => Format::Ccda,
-        _ if start.starts_with(b"MSH|") || start.starts_with(b"FHS|") || start.starts_with(b"BHS|") => {
+        _ if start.starts_with(b"MSH|")
+            || start.starts_with(b"FHS|")
+            || start.starts_with(b"BHS|") =>
+        {
             Format::Hl7v2
         }
         _ => Format::Unknown,
@@ -98,18 +104,36 @@ mod tests {
 
     #[test]
     fn detects_formats() {
-        assert_eq!(detect(b"{\"resourceType\":\"Patient\"}\n{\"resourceType\":\"Patient\"}\n"), Format::Ndjson);
-        assert_eq!(detect(b"{\n  \"resourceType\": \"Bundle\",\n"), Format::Bundle);
-        assert_eq!(detect(b"\xEF\xBB\xBF{\"resourceType\":\"Bundle\",\"type\":\"collection\"}"), Format::Ndjson);
-        assert_eq!(detect(b"{\"resourceType\":\"Patient\",\"id\":\"x\"}"), Format::Ndjson);
+        assert_eq!(
+            detect(b"{\"resourceType\":\"Patient\"}\n{\"resourceType\":\"Patient\"}\n"),
+            Format::Ndjson
+        );
+        assert_eq!(
+            detect(b"{\n  \"resourceType\": \"Bundle\",\n"),
+            Format::Bundle
+        );
+        assert_eq!(
+            detect(b"\xEF\xBB\xBF{\"resourceType\":\"Bundle\",\"type\":\"collection\"}"),
+            Format::Ndjson
+        );
+        assert_eq!(
+            detect(b"{\"resourceType\":\"Patient\",\"id\":\"x\"}"),
+            Format::Ndjson
+        );
         assert_eq!(detect(b"  \n "), Format::Empty);
         assert_eq!(detect(b""), Format::Empty);
         assert_eq!(detect(b"MSH|^~\\&|"), Format::Hl7v2);
         assert_eq!(detect(b"<?xml version"), Format::Ccda);
         assert_eq!(detect(b"\x00\x01garbage"), Format::Unknown);
         // A truncated first line followed by good lines is still NDJSON.
-        assert_eq!(detect(b"{\"resourceType\":\"Pat\n{\"a\":1}\n"), Format::Ndjson);
+        assert_eq!(
+            detect(b"{\"resourceType\":\"Pat\n{\"a\":1}\n"),
+            Format::Ndjson
+        );
         assert_eq!(detect(b"{\"resourceType\":\"Pat"), Format::Ndjson);
-        assert_eq!(detect(b"{\"resourceType\": \"Bundle\",\n  \"type\": \"batch\",\n"), Format::Bundle);
+        assert_eq!(
+            detect(b"{\"resourceType\": \"Bundle\",\n  \"type\": \"batch\",\n"),
+            Format::Bundle
+        );
     }
 }

@@ -21,7 +21,11 @@ enum Line {
 
 /// Read the next line into `buf` (without its terminator), keeping at most `max` bytes.
 /// `Ok(None)` at the end of the input.
-fn next_line(reader: &mut dyn BufRead, buf: &mut Vec<u8>, max: usize) -> std::io::Result<Option<Line>> {
+fn next_line(
+    reader: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Option<Line>> {
     buf.clear();
     let mut total = 0usize;
     let mut saw_any = false;
@@ -73,7 +77,9 @@ pub fn read(
     let mut buf = Vec::with_capacity(64 << 10);
     let mut line_no = 0u64;
     let mut records = 0u64;
-    while let Some(line) = next_line(reader, &mut buf, limits.max_line_bytes).map_err(SinkError::input)? {
+    while let Some(line) =
+        next_line(reader, &mut buf, limits.max_line_bytes).map_err(SinkError::input)?
+    {
         line_no += 1;
         let position = format!("line {line_no}");
         let mut bytes = buf.as_slice();
@@ -127,7 +133,10 @@ pub(crate) fn parse_line(bytes: &[u8]) -> Result<Value, Issue> {
     if let Err(e) = std::str::from_utf8(bytes) {
         return Err(Issue::error(
             IssueCode::Structure,
-            format!("invalid UTF-8 at byte {} of the record: FHIR JSON must be UTF-8", e.valid_up_to() + 1),
+            format!(
+                "invalid UTF-8 at byte {} of the record: FHIR JSON must be UTF-8",
+                e.valid_up_to() + 1
+            ),
         ));
     }
     serde_json::from_slice::<Value>(bytes).map_err(|e| {
@@ -197,10 +206,19 @@ mod tests {
         input.extend_from_slice(b"\n{\"resourceType\":\"Patient\",\"id\":\"\xff\xfe\"}\n");
         input.extend_from_slice(format!("{{\"x\":\"{}\"}}\n", "a".repeat(2000)).as_bytes());
         input.extend_from_slice(P2.as_bytes());
-        let (sink, _) = run(&input, Limits { max_line_bytes: 1000, ..Limits::default() });
+        let (sink, _) = run(
+            &input,
+            Limits {
+                max_line_bytes: 1000,
+                ..Limits::default()
+            },
+        );
         assert_eq!(sink.resources.len(), 2);
         assert!(sink.rejected[0].outcome.summary().contains("UTF-8"));
-        assert!(sink.rejected[1].outcome.summary().contains("over the limit of 1000"));
+        assert!(sink.rejected[1]
+            .outcome
+            .summary()
+            .contains("over the limit of 1000"));
         assert_eq!(sink.rejected[1].position, "line 3");
     }
 

@@ -93,12 +93,14 @@ impl IngestReport {
 
     /// All resource counts added up.
     pub fn totals(&self) -> Counts {
-        self.resources.values().fold(Counts::default(), |mut acc, c| {
-            acc.created += c.created;
-            acc.updated += c.updated;
-            acc.unchanged += c.unchanged;
-            acc
-        })
+        self.resources
+            .values()
+            .fold(Counts::default(), |mut acc, c| {
+                acc.created += c.created;
+                acc.updated += c.updated;
+                acc.unchanged += c.unchanged;
+                acc
+            })
     }
 
     /// The process exit code the contract gives this outcome: 0, or 2 when anything was rejected.

@@ -1,1 +1,140 @@
-fn main(){}
+//! `salus`: the command line and the server, wiring the libraries together.
+//!
+//! Exit codes (the contract): 0 success; 1 failure, nothing changed; 2 partial success (some
+//! records rejected, every other kept); 3 refused by consent or policy.
+
+mod config;
+mod export;
+mod ingest;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use salus_store::Store;
+
+use crate::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "salus",
+    version,
+    about = "FHIR-interoperable clinical data integration for mental-health care"
+)]
+struct Cli {
+    /// Database URL: sqlite://PATH or postgres://…
+    #[arg(long, global = true, env = "SALUS_DB")]
+    db: Option<String>,
+    /// Configuration file (TOML); salus.toml in the working directory if present.
+    #[arg(long, global = true, env = "SALUS_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create or upgrade the database schema.
+    Migrate,
+    /// Load FHIR NDJSON and Bundles (files, directories, '-' for standard input, .gz accepted).
+    Ingest(ingest::IngestArgs),
+    /// Write current resources as FHIR Bulk Data NDJSON files, one per type.
+    Export(export::ExportArgs),
+    /// Serve the FHIR REST API.
+    Serve {
+        /// Address to listen on.
+        #[arg(long)]
+        listen: Option<String>,
+        /// Address for the HL7 v2 MLLP listener.
+        #[arg(long)]
+        mllp: Option<String>,
+        /// TLS certificate (PEM).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// TLS private key (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => 1,
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    let config = Config::load(cli.config.as_deref())?;
+    init_logging(&config);
+    let db = cli
+        .db
+        .clone()
+        .or_else(|| config.db.clone())
+        .unwrap_or_else(|| "sqlite://salus.db".to_owned());
+    let open = || Store::open(&db).with_context(|| "opening the database".to_string());
+    match cli.command {
+        Command::Migrate => {
+            let store = open()?;
+            println!(
+                "database is up to date ({:?}): {} resources",
+                store.backend(),
+                store.count(None)?
+            );
+            Ok(0)
+        }
+        Command::Ingest(args) => ingest::run(&open()?, &config, args),
+        Command::Export(args) => export::run(&open()?, args),
+        Command::Serve {
+            listen,
+            mllp,
+            tls_cert,
+            tls_key: _,
+        } => {
+            if mllp.is_some() {
+                anyhow::bail!("--mllp: the HL7 v2 MLLP listener is not part of this version yet");
+            }
+            if tls_cert.is_some() {
+                anyhow::bail!("--tls-cert/--tls-key: HTTPS is not part of this version yet; put a TLS-terminating proxy in front meanwhile");
+            }
+            let store = open()?;
+            let server_config = config.server(listen);
+            actix_web::rt::System::new()
+                .block_on(salus_server::serve(store, server_config, |addr| {
+                    println!("salus listening on http://{addr}");
+                    use std::io::Write;
+                    let _ = std::io::stdout().flush();
+                }))
+                .context("serving HTTP")?;
+            Ok(0)
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SALUS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.log.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,1 +1,99 @@
+//! The FHIR REST API over HTTP: a thin shell around `salus-store` and `salus-ingest`.
+//!
+//! Handlers parse the request, call the libraries (on the blocking pool, since the store is
+//! synchronous) and shape the answer; they hold no business rules. Routes are registered in one
+//! place, [`configure`], inside the `/fhir` and `/ingest` scopes, so that authentication,
+//! authorization and audit middleware wrap those scopes without any handler changing.
+//!
+//! Architecture invariant: no resource content, name, identifier or query value is ever logged.
 
+mod error;
+mod fhir;
+mod ingest;
+mod metrics;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use actix_web::{web, App, HttpServer};
+use salus_ingest::Limits;
+use salus_store::Store;
+
+pub use error::ApiError;
+
+/// The FHIR JSON media type.
+pub const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
+
+/// Server settings (the `[server]` and `[ingest]` parts of `salus.toml`).
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: String,
+    /// Largest accepted request body for FHIR interactions.
+    pub max_body_bytes: usize,
+    /// Largest accepted body for `POST /ingest`.
+    pub max_ingest_bytes: usize,
+    pub workers: usize,
+    pub client_request_timeout: Duration,
+    pub max_connections: usize,
+    pub ingest_limits: Limits,
+    pub ingest_batch_size: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8080".into(),
+            max_body_bytes: 32 << 20,
+            max_ingest_bytes: 512 << 20,
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            client_request_timeout: Duration::from_secs(30),
+            max_connections: 4096,
+            ingest_limits: Limits::default(),
+            ingest_batch_size: 1000,
+        }
+    }
+}
+
+/// Shared state of the handlers.
+pub struct AppState {
+    pub store: Store,
+    pub config: ServerConfig,
+    pub metrics: metrics::Metrics,
+}
+
+/// Register every route. Scopes `/fhir` and `/ingest` are where security middleware goes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(metrics::healthz))
+        .route("/metrics", web::get().to(metrics::metrics))
+        .service(web::scope("/ingest").route("", web::post().to(ingest::ingest)))
+        .service(fhir::scope());
+}
+
+/// Bind, report the address actually bound (useful with port 0), and serve until stopped.
+pub async fn serve(
+    store: Store,
+    config: ServerConfig,
+    on_listening: impl FnOnce(SocketAddr),
+) -> std::io::Result<()> {
+    salus_fhir::schema::warm_up();
+    let state = web::Data::new(AppState {
+        store,
+        config: config.clone(),
+        metrics: metrics::Metrics::default(),
+    });
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(actix_web::middleware::from_fn(metrics::count_requests))
+            .configure(configure)
+            .default_service(web::to(fhir::no_such_route))
+    })
+    .workers(config.workers)
+    .client_request_timeout(config.client_request_timeout)
+    .max_connections(config.max_connections)
+    .bind(&config.listen)?;
+    if let Some(addr) = server.addrs().first() {
+        on_listening(*addr);
+    }
+    server.run().await
+}

@@ -117,7 +117,10 @@ mod tests {
 
     #[test]
     fn renumbers_placeholders() {
-        assert_eq!(pg_placeholders("a = ? AND b IN (?, ?)"), "a = $1 AND b IN ($2, $3)");
+        assert_eq!(
+            pg_placeholders("a = ? AND b IN (?, ?)"),
+            "a = $1 AND b IN ($2, $3)"
+        );
         assert_eq!(values_list(2, 2, None), "(?, ?), (?, ?)");
     }
 }

@@ -10,9 +10,9 @@
 //! `now` its callers pass in.
 
 mod conn;
-pub mod testing;
 mod search;
 mod sink;
+pub mod testing;
 mod write;
 
 use std::time::Duration;
@@ -63,7 +63,10 @@ pub enum Backend {
 struct SqlitePragmas;
 
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
-    fn on_acquire(&self, conn: &mut SqliteConnection) -> std::result::Result<(), diesel::r2d2::Error> {
+    fn on_acquire(
+        &self,
+        conn: &mut SqliteConnection,
+    ) -> std::result::Result<(), diesel::r2d2::Error> {
         // WAL lets readers run beside the writer; NORMAL sync is durable across application
         // crashes (a power loss may lose the last commits, never corrupt the database).
         conn.batch_execute(
@@ -130,8 +133,8 @@ impl Store {
                 pools: Pools::Sqlite(pool),
             }
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let mut conn =
-                PgConnection::establish(url).map_err(|e| StoreError::Connect(redact_url_error(&e.to_string())))?;
+            let mut conn = PgConnection::establish(url)
+                .map_err(|e| StoreError::Connect(redact_url_error(&e.to_string())))?;
             conn.run_pending_migrations(POSTGRES_MIGRATIONS)
                 .map_err(|e| StoreError::Migration(e.to_string()))?;
             let pool = Pool::builder()
@@ -158,7 +161,9 @@ impl Store {
     /// A connection from the pool.
     pub fn connection(&self) -> Result<Pooled> {
         Ok(match &self.pools {
-            Pools::Sqlite(p) => Pooled::Sqlite(p.get().map_err(|e| StoreError::Pool(e.to_string()))?),
+            Pools::Sqlite(p) => {
+                Pooled::Sqlite(p.get().map_err(|e| StoreError::Pool(e.to_string()))?)
+            }
             Pools::Pg(p) => Pooled::Pg(p.get().map_err(|e| StoreError::Pool(e.to_string()))?),
         })
     }
@@ -184,7 +189,12 @@ impl Store {
     }
 
     /// One version of a resource.
-    pub fn read_version(&self, resource_type: &str, id: &str, version: i64) -> Result<Option<StoredResource>> {
+    pub fn read_version(
+        &self,
+        resource_type: &str,
+        id: &str,
+        version: i64,
+    ) -> Result<Option<StoredResource>> {
         let mut pooled = self.connection()?;
         let mut rows: Vec<StoredResource> = pooled.conn().load(
             &format!("SELECT {BODY_COLUMNS} FROM resource_versions WHERE res_type = ? AND res_id = ? AND version_id = ?"),
@@ -201,7 +211,10 @@ impl Store {
                 "SELECT COUNT(*) AS n FROM resource_versions WHERE is_current = 1 AND res_type = ?",
                 vec![t.into()],
             )?,
-            None => pooled.conn().load("SELECT COUNT(*) AS n FROM resource_versions WHERE is_current = 1", vec![])?,
+            None => pooled.conn().load(
+                "SELECT COUNT(*) AS n FROM resource_versions WHERE is_current = 1",
+                vec![],
+            )?,
         };
         Ok(rows.first().map_or(0, |r| r.n))
     }
@@ -225,7 +238,8 @@ impl Store {
 }
 
 /// The columns of a [`StoredResource`]: PostgreSQL hands JSONB back as text with `::text`.
-const BODY_COLUMNS: &str = "res_type, res_id, version_id, last_updated, patient_id, CAST(body AS TEXT) AS body";
+const BODY_COLUMNS: &str =
+    "res_type, res_id, version_id, last_updated, patient_id, CAST(body AS TEXT) AS body";
 
 /// A stored version of a resource.
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]

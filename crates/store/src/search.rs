@@ -70,15 +70,20 @@ impl Store {
         }
         let (sql, binds) = where_clause(query);
         let mut pooled = self.connection()?;
-        let rows: Vec<N> = pooled
-            .conn()
-            .load(&format!("SELECT COUNT(*) AS n FROM resource_versions WHERE {sql}"), binds)?;
+        let rows: Vec<N> = pooled.conn().load(
+            &format!("SELECT COUNT(*) AS n FROM resource_versions WHERE {sql}"),
+            binds,
+        )?;
         Ok(rows.first().map_or(0, |r| r.n))
     }
 
     /// Visit every current resource matching `filter`, in storage order, a page at a time (so
     /// memory stays bounded whatever the store's size). `visit` gets the type and the JSON.
-    pub fn scan(&self, filter: &ScanFilter, visit: &mut dyn FnMut(&str, &str) -> std::io::Result<()>) -> Result<u64> {
+    pub fn scan(
+        &self,
+        filter: &ScanFilter,
+        visit: &mut dyn FnMut(&str, &str) -> std::io::Result<()>,
+    ) -> Result<u64> {
         #[derive(QueryableByName)]
         struct Row {
             #[diesel(sql_type = BigInt)]
@@ -116,7 +121,8 @@ impl Store {
             let Some(last) = rows.last() else { break };
             cursor = last.pk;
             for row in &rows {
-                visit(&row.res_type, &row.body).map_err(|e| crate::StoreError::Pool(format!("writing the export: {e}")))?;
+                visit(&row.res_type, &row.body)
+                    .map_err(|e| crate::StoreError::Pool(format!("writing the export: {e}")))?;
                 total += 1;
             }
         }
@@ -141,14 +147,17 @@ fn where_clause(query: &SearchQuery) -> (String, Vec<Bind>) {
             }
             Clause::LastUpdated(prefix, range) => {
                 // lastUpdated is an instant: the range of one microsecond.
-                let (cond, cond_binds) = date_condition("last_updated", "(last_updated + 1)", *prefix, *range);
+                let (cond, cond_binds) =
+                    date_condition("last_updated", "(last_updated + 1)", *prefix, *range);
                 sql.push('(');
                 sql.push_str(&cond);
                 sql.push(')');
                 binds.extend(cond_binds);
             }
             Clause::Token { param, values } => {
-                sql.push_str("pk IN (SELECT pk FROM search_token WHERE res_type = ? AND param = ? AND (");
+                sql.push_str(
+                    "pk IN (SELECT pk FROM search_token WHERE res_type = ? AND param = ? AND (",
+                );
                 binds.push(query.resource_type.as_str().into());
                 binds.push((*param).into());
                 for (i, v) in values.iter().enumerate() {
@@ -174,17 +183,29 @@ fn where_clause(query: &SearchQuery) -> (String, Vec<Bind>) {
                 }
                 sql.push_str("))");
             }
-            Clause::Date { param, prefix, range } => {
+            Clause::Date {
+                param,
+                prefix,
+                range,
+            } => {
                 let (cond, cond_binds) = date_condition("lo", "hi", *prefix, *range);
-                sql.push_str("pk IN (SELECT pk FROM search_date WHERE res_type = ? AND param = ? AND (");
+                sql.push_str(
+                    "pk IN (SELECT pk FROM search_date WHERE res_type = ? AND param = ? AND (",
+                );
                 binds.push(query.resource_type.as_str().into());
                 binds.push((*param).into());
                 sql.push_str(&cond);
                 sql.push_str("))");
                 binds.extend(cond_binds);
             }
-            Clause::String { param, mode, values } => {
-                sql.push_str("pk IN (SELECT pk FROM search_string WHERE res_type = ? AND param = ? AND (");
+            Clause::String {
+                param,
+                mode,
+                values,
+            } => {
+                sql.push_str(
+                    "pk IN (SELECT pk FROM search_string WHERE res_type = ? AND param = ? AND (",
+                );
                 binds.push(query.resource_type.as_str().into());
                 binds.push((*param).into());
                 for (i, v) in values.iter().enumerate() {
@@ -204,7 +225,10 @@ fn where_clause(query: &SearchQuery) -> (String, Vec<Bind>) {
                         }
                         StringMatch::Contains => {
                             sql.push_str("value LIKE ? ESCAPE '\\'");
-                            let escaped = v.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                            let escaped = v
+                                .replace('\\', "\\\\")
+                                .replace('%', "\\%")
+                                .replace('_', "\\_");
                             binds.push(format!("%{escaped}%").into());
                         }
                     }
@@ -230,8 +254,14 @@ fn date_condition(lo: &str, hi: &str, prefix: Prefix, p: DateRange) -> (String, 
         Prefix::Ne => (format!("NOT {contained}"), vec![b(p.lo), b(p.hi)]),
         Prefix::Gt => (format!("{hi} > ?"), vec![b(p.hi)]),
         Prefix::Lt => (format!("{lo} < ?"), vec![b(p.lo)]),
-        Prefix::Ge => (format!("({hi} > ? OR {contained})"), vec![b(p.hi), b(p.lo), b(p.hi)]),
-        Prefix::Le => (format!("({lo} < ? OR {contained})"), vec![b(p.lo), b(p.lo), b(p.hi)]),
+        Prefix::Ge => (
+            format!("({hi} > ? OR {contained})"),
+            vec![b(p.hi), b(p.lo), b(p.hi)],
+        ),
+        Prefix::Le => (
+            format!("({lo} < ? OR {contained})"),
+            vec![b(p.lo), b(p.lo), b(p.hi)],
+        ),
         Prefix::Sa => (format!("{lo} >= ?"), vec![b(p.hi)]),
         Prefix::Eb => (format!("{hi} <= ?"), vec![b(p.lo)]),
         Prefix::Ap => (format!("({lo} < ? AND {hi} > ?)"), vec![b(p.hi), b(p.lo)]),

@@ -41,10 +41,11 @@ impl<'a> StoreSink<'a> {
         }
         let batch = std::mem::take(&mut self.batch);
         let n = batch.len() as u64;
-        let written = self
-            .store
-            .write(batch, (self.clock)())
-            .map_err(|e| SinkError::new(format!("writing a batch of {n} resources failed (nothing of it was kept): {e}")))?;
+        let written = self.store.write(batch, (self.clock)()).map_err(|e| {
+            SinkError::new(format!(
+                "writing a batch of {n} resources failed (nothing of it was kept): {e}"
+            ))
+        })?;
         for w in &written {
             self.report.count(&w.resource_type, w.outcome);
         }
@@ -63,7 +64,12 @@ impl<'a> StoreSink<'a> {
 }
 
 impl Sink for StoreSink<'_> {
-    fn resource(&mut self, resource: PreparedResource, file: &str, position: &str) -> Result<(), SinkError> {
+    fn resource(
+        &mut self,
+        resource: PreparedResource,
+        file: &str,
+        position: &str,
+    ) -> Result<(), SinkError> {
         self.batch.push(WriteRequest {
             resource,
             source: Some(format!("{file} {position}")),

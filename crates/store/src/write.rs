@@ -89,7 +89,11 @@ impl Store {
 }
 
 /// Write inside an open transaction.
-pub(crate) fn write_in(conn: &mut Conn<'_>, requests: &[WriteRequest], now: i64) -> Result<Vec<Written>> {
+pub(crate) fn write_in(
+    conn: &mut Conn<'_>,
+    requests: &[WriteRequest],
+    now: i64,
+) -> Result<Vec<Written>> {
     let now_text = format_instant(now);
     // (type, id) → (current version, content hash), from the database then this batch.
     let mut current = load_current(conn, requests)?;
@@ -172,7 +176,10 @@ pub(crate) fn write_in(conn: &mut Conn<'_>, requests: &[WriteRequest], now: i64)
     Ok(written)
 }
 
-fn load_current(conn: &mut Conn<'_>, requests: &[WriteRequest]) -> Result<HashMap<(String, String), (i64, String)>> {
+fn load_current(
+    conn: &mut Conn<'_>,
+    requests: &[WriteRequest],
+) -> Result<HashMap<(String, String), (i64, String)>> {
     let mut by_type: HashMap<&str, Vec<&str>> = HashMap::new();
     for r in requests {
         by_type
@@ -192,7 +199,10 @@ fn load_current(conn: &mut Conn<'_>, requests: &[WriteRequest]) -> Result<HashMa
             binds.extend(chunk.iter().map(|id| Bind::from(*id)));
             let rows: Vec<CurrentRow> = conn.load(&sql, binds)?;
             for row in rows {
-                current.insert((row.res_type, row.res_id), (row.version_id, row.content_hash));
+                current.insert(
+                    (row.res_type, row.res_id),
+                    (row.version_id, row.content_hash),
+                );
             }
         }
     }
@@ -220,13 +230,25 @@ fn reserve_pks(conn: &mut Conn<'_>, n: usize) -> Result<i64> {
         Ok(rows[0].pk - n as i64 + 1)
     } else {
         // An IMMEDIATE transaction holds SQLite's write lock: no one else can insert meanwhile.
-        let rows: Vec<PkRow> = conn.load("SELECT COALESCE(MAX(pk), 0) + 1 AS pk FROM resource_versions", vec![])?;
+        let rows: Vec<PkRow> = conn.load(
+            "SELECT COALESCE(MAX(pk), 0) + 1 AS pk FROM resource_versions",
+            vec![],
+        )?;
         Ok(rows[0].pk)
     }
 }
 
-fn insert_versions(conn: &mut Conn<'_>, requests: &[WriteRequest], rows: &[NewRow], now: i64) -> Result<()> {
-    let body_placeholder = if conn.is_postgres() { "CAST(? AS JSONB)" } else { "?" };
+fn insert_versions(
+    conn: &mut Conn<'_>,
+    requests: &[WriteRequest],
+    rows: &[NewRow],
+    now: i64,
+) -> Result<()> {
+    let body_placeholder = if conn.is_postgres() {
+        "CAST(? AS JSONB)"
+    } else {
+        "?"
+    };
     let row_template = format!("(?, ?, ?, ?, ?, ?, ?, ?, ?, {body_placeholder})");
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let sql = format!(
@@ -253,7 +275,11 @@ fn insert_versions(conn: &mut Conn<'_>, requests: &[WriteRequest], rows: &[NewRo
     Ok(())
 }
 
-fn insert_index_rows(conn: &mut Conn<'_>, requests: &[WriteRequest], rows: &[NewRow]) -> Result<()> {
+fn insert_index_rows(
+    conn: &mut Conn<'_>,
+    requests: &[WriteRequest],
+    rows: &[NewRow],
+) -> Result<()> {
     let mut tokens: Vec<Bind> = Vec::new();
     let mut dates: Vec<Bind> = Vec::new();
     let mut strings: Vec<Bind> = Vec::new();
@@ -286,9 +312,19 @@ fn insert_index_rows(conn: &mut Conn<'_>, requests: &[WriteRequest], rows: &[New
             ]);
         }
     }
-    insert_many(conn, "search_token (pk, res_type, param, system, code)", 5, tokens)?;
+    insert_many(
+        conn,
+        "search_token (pk, res_type, param, system, code)",
+        5,
+        tokens,
+    )?;
     insert_many(conn, "search_date (pk, res_type, param, lo, hi)", 5, dates)?;
-    insert_many(conn, "search_string (pk, res_type, param, value)", 4, strings)?;
+    insert_many(
+        conn,
+        "search_string (pk, res_type, param, value)",
+        4,
+        strings,
+    )?;
     Ok(())
 }
 
@@ -297,7 +333,10 @@ fn insert_many(conn: &mut Conn<'_>, target: &str, columns: usize, binds: Vec<Bin
     let mut binds = binds.into_iter().peekable();
     while binds.peek().is_some() {
         let chunk: Vec<Bind> = binds.by_ref().take(per_statement).collect();
-        let sql = format!("INSERT INTO {target} VALUES {}", values_list(chunk.len() / columns, columns, None));
+        let sql = format!(
+            "INSERT INTO {target} VALUES {}",
+            values_list(chunk.len() / columns, columns, None)
+        );
         conn.execute(&sql, chunk)?;
     }
     Ok(())

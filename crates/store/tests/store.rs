@@ -10,11 +10,18 @@ use serde_json::{json, Value};
 const NOW: i64 = 1_700_000_000_000_000;
 
 fn request(v: Value) -> WriteRequest {
-    WriteRequest { resource: prepare(v).expect("valid test resource"), source: Some("test".into()), if_match: None }
+    WriteRequest {
+        resource: prepare(v).expect("valid test resource"),
+        source: Some("test".into()),
+        if_match: None,
+    }
 }
 
 fn search(store: &Store, t: &str, q: &[(&str, &str)]) -> Vec<Value> {
-    let pairs: Vec<(String, String)> = q.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    let pairs: Vec<(String, String)> = q
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
     let query = parse_query(t, &pairs, true).unwrap();
     store
         .search(&query)
@@ -26,7 +33,10 @@ fn search(store: &Store, t: &str, q: &[(&str, &str)]) -> Vec<Value> {
 }
 
 fn ids(found: &[Value]) -> Vec<String> {
-    let mut ids: Vec<String> = found.iter().map(|v| v["id"].as_str().unwrap().to_owned()).collect();
+    let mut ids: Vec<String> = found
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().to_owned())
+        .collect();
     ids.sort();
     ids
 }
@@ -48,29 +58,55 @@ fn phq9(id: &str, patient: &str, when: &str, score: i64) -> Value {
 fn versions_and_unchanged_writes() {
     for db in testing::all() {
         let store = Store::open(&db.url).unwrap();
-        let w = store.write(vec![request(patient("p1", "Smith", "1980-01-01"))], NOW).unwrap();
+        let w = store
+            .write(vec![request(patient("p1", "Smith", "1980-01-01"))], NOW)
+            .unwrap();
         assert_eq!(w[0].outcome, WriteOutcome::Created);
         assert_eq!(w[0].version_id, 1);
         // Same content: unchanged, nothing written.
-        let w = store.write(vec![request(patient("p1", "Smith", "1980-01-01"))], NOW + 1).unwrap();
+        let w = store
+            .write(vec![request(patient("p1", "Smith", "1980-01-01"))], NOW + 1)
+            .unwrap();
         assert_eq!(w[0].outcome, WriteOutcome::Unchanged, "{:?}", db.backend);
         // Changed content: version 2; version 1 still readable.
-        let w = store.write(vec![request(patient("p1", "Smyth", "1980-01-01"))], NOW + 2).unwrap();
+        let w = store
+            .write(vec![request(patient("p1", "Smyth", "1980-01-01"))], NOW + 2)
+            .unwrap();
         assert_eq!((w[0].outcome, w[0].version_id), (WriteOutcome::Updated, 2));
-        let current: Value = serde_json::from_str(&store.read("Patient", "p1").unwrap().unwrap().body).unwrap();
+        let current: Value =
+            serde_json::from_str(&store.read("Patient", "p1").unwrap().unwrap().body).unwrap();
         assert_eq!(current["meta"]["versionId"], "2");
         assert_eq!(current["name"][0]["family"], "Smyth");
-        let v1: Value = serde_json::from_str(&store.read_version("Patient", "p1", 1).unwrap().unwrap().body).unwrap();
+        let v1: Value = serde_json::from_str(
+            &store
+                .read_version("Patient", "p1", 1)
+                .unwrap()
+                .unwrap()
+                .body,
+        )
+        .unwrap();
         assert_eq!(v1["name"][0]["family"], "Smith");
         assert_eq!(store.count(Some("Patient")).unwrap(), 1);
         // Two versions of one resource in one batch.
         let w = store
-            .write(vec![request(patient("p2", "A", "1990")), request(patient("p2", "B", "1990"))], NOW + 3)
+            .write(
+                vec![
+                    request(patient("p2", "A", "1990")),
+                    request(patient("p2", "B", "1990")),
+                ],
+                NOW + 3,
+            )
             .unwrap();
         assert_eq!((w[1].outcome, w[1].version_id), (WriteOutcome::Updated, 2));
         assert_eq!(store.count(Some("Patient")).unwrap(), 2);
-        assert_eq!(ids(&search(&store, "Patient", &[("family", "b")])), vec!["p2"]);
-        assert!(search(&store, "Patient", &[("family", "a")]).is_empty(), "old versions are not found");
+        assert_eq!(
+            ids(&search(&store, "Patient", &[("family", "b")])),
+            vec!["p2"]
+        );
+        assert!(
+            search(&store, "Patient", &[("family", "a")]).is_empty(),
+            "old versions are not found"
+        );
         // If-Match.
         let mut stale = request(patient("p1", "Stale", "1980"));
         stale.if_match = Some(1);
@@ -98,19 +134,38 @@ fn searches_by_every_contract_parameter() {
         let s = |t, q: &[(&str, &str)]| ids(&search(&store, t, q));
         assert_eq!(s("Observation", &[("patient", "p1")]), vec!["o1", "o2"]);
         assert_eq!(s("Observation", &[("subject", "Patient/p2")]), vec!["o3"]);
-        assert_eq!(s("Observation", &[("code", "http://loinc.org|44261-6")]).len(), 3);
+        assert_eq!(
+            s("Observation", &[("code", "http://loinc.org|44261-6")]).len(),
+            3
+        );
         assert!(s("Observation", &[("code", "http://snomed.info/sct|44261-6")]).is_empty());
-        assert_eq!(s("Observation", &[("code", "44261-6"), ("date", "ge2024-02")]), vec!["o2"]);
+        assert_eq!(
+            s("Observation", &[("code", "44261-6"), ("date", "ge2024-02")]),
+            vec!["o2"]
+        );
         assert_eq!(s("Observation", &[("date", "2024")]), vec!["o1", "o2"]);
         assert_eq!(s("Observation", &[("date", "lt2024")]), vec!["o3"]);
-        assert_eq!(s("Observation", &[("date", "le2024-01-10")]), vec!["o1", "o3"]);
-        assert_eq!(s("Observation", &[("category", "survey"), ("status", "final")]).len(), 3);
+        assert_eq!(
+            s("Observation", &[("date", "le2024-01-10")]),
+            vec!["o1", "o3"]
+        );
+        assert_eq!(
+            s(
+                "Observation",
+                &[("category", "survey"), ("status", "final")]
+            )
+            .len(),
+            3
+        );
         assert_eq!(s("Observation", &[("_id", "o1,o3")]), vec!["o1", "o3"]);
         assert_eq!(s("Patient", &[("name", "alca")]), vec!["p1"]);
         assert_eq!(s("Patient", &[("name", "ANN")]), vec!["p1", "p2"]);
         assert_eq!(s("Patient", &[("name:contains", "mit")]), vec!["p2"]);
         assert_eq!(s("Patient", &[("birthdate", "1985")]), vec!["p2"]);
-        assert_eq!(s("Patient", &[("identifier", "urn:mrn|mrn-p2")]), vec!["p2"]);
+        assert_eq!(
+            s("Patient", &[("identifier", "urn:mrn|mrn-p2")]),
+            vec!["p2"]
+        );
         assert_eq!(s("Patient", &[("_lastUpdated", "ge2020-01-01")]).len(), 2);
         assert!(s("Patient", &[("_lastUpdated", "gt2030-01-01")]).is_empty());
 
@@ -134,12 +189,17 @@ fn searches_by_every_contract_parameter() {
 fn a_failed_batch_leaves_nothing() {
     for db in testing::all() {
         let store = Store::open(&db.url).unwrap();
-        store.write(vec![request(patient("p1", "A", "1990"))], NOW).unwrap();
+        store
+            .write(vec![request(patient("p1", "A", "1990"))], NOW)
+            .unwrap();
         let mut conflict = request(patient("p1", "C", "1990"));
         conflict.if_match = Some(7);
         let result = store.write(vec![request(patient("p9", "B", "1990")), conflict], NOW);
         assert!(result.is_err());
-        assert!(store.read("Patient", "p9").unwrap().is_none(), "the batch is all or nothing");
+        assert!(
+            store.read("Patient", "p9").unwrap().is_none(),
+            "the batch is all or nothing"
+        );
     }
 }
 

@@ -1,0 +1,149 @@
+//! `salus.toml`: every setting with its default, validated before anything runs.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The database URL, when neither `--db` nor `SALUS_DB` gives one.
+    pub db: Option<String>,
+    #[serde(default)]
+    pub server: ServerSection,
+    #[serde(default)]
+    pub ingest: IngestSection,
+    #[serde(default)]
+    pub log: LogSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSection {
+    pub listen: Option<String>,
+    pub max_body_bytes: usize,
+    pub max_ingest_bytes: usize,
+    pub workers: Option<usize>,
+    pub request_timeout_secs: u64,
+    pub max_connections: usize,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        let d = salus_server::ServerConfig::default();
+        ServerSection {
+            listen: None,
+            max_body_bytes: d.max_body_bytes,
+            max_ingest_bytes: d.max_ingest_bytes,
+            workers: None,
+            request_timeout_secs: d.client_request_timeout.as_secs(),
+            max_connections: d.max_connections,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestSection {
+    pub batch_size: usize,
+    pub max_line_bytes: usize,
+    pub max_document_bytes: usize,
+}
+
+impl Default for IngestSection {
+    fn default() -> Self {
+        let limits = salus_ingest::Limits::default();
+        IngestSection {
+            batch_size: 1000,
+            max_line_bytes: limits.max_line_bytes,
+            max_document_bytes: limits.max_document_bytes,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing filter such as `info` or `salus=debug`.
+    pub level: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        LogSection {
+            format: "text".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Load `path`, or `salus.toml` in the working directory when it exists, or the defaults.
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        let path: Option<PathBuf> = match path {
+            Some(p) => Some(p.to_owned()),
+            None => Some(PathBuf::from("salus.toml")).filter(|p| p.exists()),
+        };
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+        let config: Config = toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("configuration file {}: {e}", path.display()))?;
+        config.validate(&path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &Path) -> Result<()> {
+        let mut problems = Vec::new();
+        if self.ingest.batch_size == 0 || self.ingest.batch_size > 10_000 {
+            problems.push("ingest.batch_size must be from 1 to 10000");
+        }
+        if self.ingest.max_line_bytes < 1024 {
+            problems.push("ingest.max_line_bytes must be at least 1024");
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            problems.push("log.format must be \"text\" or \"json\"");
+        }
+        if self.server.request_timeout_secs == 0 {
+            problems.push("server.request_timeout_secs must be at least 1");
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            anyhow::bail!(
+                "configuration file {}: {}",
+                path.display(),
+                problems.join("; ")
+            )
+        }
+    }
+
+    pub fn limits(&self) -> salus_ingest::Limits {
+        salus_ingest::Limits {
+            max_line_bytes: self.ingest.max_line_bytes,
+            max_document_bytes: self.ingest.max_document_bytes,
+        }
+    }
+
+    pub fn server(&self, listen: Option<String>) -> salus_server::ServerConfig {
+        let d = salus_server::ServerConfig::default();
+        salus_server::ServerConfig {
+            listen: listen
+                .or_else(|| self.server.listen.clone())
+                .unwrap_or(d.listen),
+            max_body_bytes: self.server.max_body_bytes,
+            max_ingest_bytes: self.server.max_ingest_bytes,
+            workers: self.server.workers.unwrap_or(d.workers),
+            client_request_timeout: Duration::from_secs(self.server.request_timeout_secs),
+            max_connections: self.server.max_connections,
+            ingest_limits: self.limits(),
+            ingest_batch_size: self.ingest.batch_size,
+        }
+    }
+}

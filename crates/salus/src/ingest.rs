@@ -1,0 +1,192 @@
+//! `salus ingest`: walk the inputs, stream each through its reader into the store, report.
+
+use std::fs::File;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use salus_ingest::{decompress, read_stream, Format, IngestReport};
+use salus_store::{Store, StoreSink};
+
+use crate::config::Config;
+
+#[derive(Args)]
+pub struct IngestArgs {
+    /// auto (detected from content), ndjson or bundle.
+    #[arg(long, default_value = "auto")]
+    format: String,
+    /// Print the report as JSON on standard output.
+    #[arg(long)]
+    json: bool,
+    /// Also write the JSON report to this file.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Do nothing when the database already holds resources (used to load demo data once).
+    #[arg(long)]
+    only_if_empty: bool,
+    /// Files or directories (walked recursively); '-' reads standard input.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+}
+
+/// An input to read: a file, or standard input.
+enum Input {
+    File(PathBuf),
+    Stdin,
+}
+
+impl Input {
+    fn name(&self) -> String {
+        match self {
+            Input::File(p) => p.display().to_string(),
+            Input::Stdin => "-".to_owned(),
+        }
+    }
+
+    fn open(&self) -> Result<Box<dyn BufRead>> {
+        let reader: Box<dyn std::io::Read> = match self {
+            Input::File(p) => {
+                Box::new(File::open(p).with_context(|| format!("cannot open {}", p.display()))?)
+            }
+            Input::Stdin => Box::new(std::io::stdin()),
+        };
+        decompress(reader).with_context(|| format!("cannot read {}", self.name()))
+    }
+}
+
+/// Every input named, directories walked in name order. Fails before anything is read when a
+/// path does not exist, so that a typo changes nothing.
+fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<Input>> {
+    let mut inputs = Vec::new();
+    for path in paths {
+        if path.as_os_str() == "-" {
+            inputs.push(Input::Stdin);
+        } else if path.is_dir() {
+            walk(path, &mut inputs)?;
+        } else if path.is_file() {
+            inputs.push(Input::File(path.clone()));
+        } else {
+            bail!(
+                "{}: no such file or directory (nothing was ingested)",
+                path.display()
+            );
+        }
+    }
+    Ok(inputs)
+}
+
+fn walk(dir: &Path, out: &mut Vec<Input>) -> Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()?;
+    entries.sort();
+    for path in entries {
+        let hidden = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else {
+            out.push(Input::File(path));
+        }
+    }
+    Ok(())
+}
+
+pub fn run(store: &Store, config: &Config, args: IngestArgs) -> Result<u8> {
+    let format = Format::from_name(&args.format)
+        .with_context(|| format!("--format {}: expected auto, ndjson or bundle", args.format))?;
+    let inputs = collect_inputs(&args.paths)?;
+    if args.only_if_empty && store.count(None)? > 0 {
+        eprintln!("the database already holds resources: nothing ingested (--only-if-empty)");
+        return Ok(0);
+    }
+    let started = Instant::now();
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("a valid template"),
+    );
+    let clock = || chrono::Utc::now().timestamp_micros();
+    let mut sink = StoreSink::new(store, config.ingest.batch_size, &clock);
+    let progress_bar = bar.clone();
+    sink.progress = Some(Box::new(move |n| {
+        progress_bar.set_message(format!("{n} resources stored"))
+    }));
+    let limits = config.limits();
+    let mut files = 0u64;
+    let mut records = 0u64;
+    for input in &inputs {
+        files += 1;
+        bar.set_prefix(input.name());
+        let mut reader = input.open()?;
+        records +=
+            read_stream(&mut reader, &input.name(), format, &limits, &mut sink).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: {e}; batches committed before it are kept",
+                    input.name()
+                )
+            })?;
+    }
+    let mut report = sink
+        .finish()
+        .map_err(|e| anyhow::anyhow!("{e}; batches committed before it are kept"))?;
+    bar.finish_and_clear();
+    report.files = files;
+    report.records = records;
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    let json = serde_json::to_string(&report).expect("the report serializes");
+    if let Some(path) = &args.report {
+        std::fs::write(path, &json)
+            .with_context(|| format!("cannot write the report to {}", path.display()))?;
+    }
+    if args.json {
+        println!("{json}");
+    } else {
+        print_summary(&report)?;
+    }
+    Ok(report.exit_code() as u8)
+}
+
+fn print_summary(report: &IngestReport) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    let totals = report.totals();
+    writeln!(
+        out,
+        "{} files, {} records in {:.1} s: {} created, {} updated, {} unchanged, {} rejected",
+        report.files,
+        report.records,
+        report.elapsed_ms as f64 / 1000.0,
+        totals.created,
+        totals.updated,
+        totals.unchanged,
+        report.rejected.len()
+    )?;
+    for (resource_type, c) in &report.resources {
+        writeln!(
+            out,
+            "  {resource_type:<28} created {:>7}  updated {:>7}  unchanged {:>7}",
+            c.created, c.updated, c.unchanged
+        )?;
+    }
+    for n in &report.notices {
+        writeln!(out, "note: {}: {}", n.file, n.message)?;
+    }
+    for r in &report.rejected {
+        writeln!(
+            out,
+            "rejected: {} {}: {}",
+            r.file,
+            r.position,
+            r.outcome.summary()
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! Liveness and Prometheus metrics.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpResponse};
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// Request counters by status class.
+#[derive(Default)]
+pub struct Metrics {
+    by_class: [AtomicU64; 5],
+    pub ingested: AtomicU64,
+}
+
+pub async fn count_requests(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let response = next.call(req).await?;
+    if let Some(state) = state {
+        let class = (response.status().as_u16() / 100).clamp(1, 5) as usize - 1;
+        state.metrics.by_class[class].fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(response)
+}
+
+pub async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let store = state.store.clone();
+    web::block(move || store.ping()).await??;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(r#"{"status":"ok"}"#))
+}
+
+pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let store = state.store.clone();
+    let counts = web::block(move || store.type_counts()).await??;
+    let mut out = String::from("# HELP salus_http_requests_total HTTP requests answered, by status class.\n# TYPE salus_http_requests_total counter\n");
+    for (i, counter) in state.metrics.by_class.iter().enumerate() {
+        out.push_str(&format!(
+            "salus_http_requests_total{{status=\"{}xx\"}} {}\n",
+            i + 1,
+            counter.load(Ordering::Relaxed)
+        ));
+    }
+    out.push_str("# HELP salus_ingested_resources_total Resources accepted through POST /ingest.\n# TYPE salus_ingested_resources_total counter\n");
+    out.push_str(&format!(
+        "salus_ingested_resources_total {}\n",
+        state.metrics.ingested.load(Ordering::Relaxed)
+    ));
+    out.push_str("# HELP salus_resources Current resources in the store, by type.\n# TYPE salus_resources gauge\n");
+    for (resource_type, n) in counts {
+        out.push_str(&format!(
+            "salus_resources{{type=\"{resource_type}\"}} {n}\n"
+        ));
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(out))
+}
