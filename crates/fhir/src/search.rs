@@ -484,6 +484,11 @@ pub fn parse_query(
                         .into(),
                 )),
             },
+            "_total" => {
+                if !matches!(value.as_str(), "none" | "estimate" | "accurate") {
+                    issues.push(bad("_total must be none, estimate or accurate".into()));
+                }
+            }
             n if PRESENTATION.contains(&n) => {}
             _ => match param(resource_type, name) {
                 None => {
