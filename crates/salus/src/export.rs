@@ -76,13 +76,11 @@ pub fn run(store: &Store, args: ExportArgs) -> Result<u8> {
         };
         total += store.scan(&filter, &mut visit)?;
     }
-    for (resource_type, (mut writer, _)) in
-        std::mem::take(&mut files).into_iter().map(|(t, w)| (t, w))
-    {
-        writer
-            .flush()
-            .with_context(|| format!("writing {resource_type}.ndjson"))?;
+    let mut summary = Vec::new();
+    for (resource_type, (mut writer, count)) in files {
+        writer.flush().with_context(|| format!("writing {resource_type}.ndjson"))?;
+        summary.push(format!("{resource_type} {count}"));
     }
-    println!("exported {total} resources to {}", args.out.display());
+    println!("exported {total} resources to {} ({})", args.out.display(), summary.join(", "));
     Ok(0)
 }

@@ -181,7 +181,7 @@ fn searches_by_every_contract_parameter() {
             }
         }
         assert_eq!(seen.len(), 3);
-        assert_eq!(store.search_count(&query).unwrap(), 3 - 0);
+        assert_eq!(store.search_count(&query).unwrap(), 3);
     }
 }
 

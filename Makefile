@@ -1,0 +1,45 @@
+# The front door. `make run` starts a demo server; `make test` runs every test.
+CARGO   ?= cargo
+DB      ?= sqlite://salus.db
+LISTEN  ?= 127.0.0.1:8080
+SALUS   := ./target/release/salus
+
+.PHONY: deps build run test bench fmt lint clean
+
+## System packages the build needs: libpq (diesel's PostgreSQL backend) and cargo-nextest.
+deps:
+	@dpkg -s libpq-dev >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq libpq-dev pkg-config; }
+	@command -v cargo-nextest >/dev/null 2>&1 || $(CARGO) install cargo-nextest --locked
+
+build: deps
+	$(CARGO) build --release -p salus
+
+## Build, migrate, load the demo data set into an empty database, serve on $(LISTEN).
+run: build
+	$(SALUS) --db $(DB) migrate
+	$(SALUS) --db $(DB) ingest --only-if-empty fixtures/demo
+	@echo
+	@echo "Try, in another terminal:"
+	@echo "  curl -s http://$(LISTEN)/fhir/Patient?name=testperson"
+	@echo "  curl -s 'http://$(LISTEN)/fhir/Observation?patient=demo-pat-1&code=http://loinc.org|44261-6'"
+	@echo "  curl -s http://$(LISTEN)/fhir/Patient/demo-pat-1"
+	@echo
+	$(SALUS) --db $(DB) serve --listen $(LISTEN)
+
+## Every test, on SQLite; on PostgreSQL too when SALUS_TEST_POSTGRES_URL is set (.ci/run sets it).
+test: deps
+	$(CARGO) nextest run --workspace --no-fail-fast
+
+## Release build, real data from ../shared/fixtures/external; results in target/bench/.
+bench: build
+	python3 bench/run.py --salus $(SALUS) --out target/bench
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+clean:
+	$(CARGO) clean
