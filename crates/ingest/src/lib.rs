@@ -10,6 +10,8 @@ pub mod ndjson;
 pub mod report;
 pub mod sink;
 
+pub use sink::VecSink;
+
 use std::io::{BufRead, BufReader, Read};
 
 pub use detect::Format;

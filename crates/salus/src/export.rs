@@ -78,9 +78,15 @@ pub fn run(store: &Store, args: ExportArgs) -> Result<u8> {
     }
     let mut summary = Vec::new();
     for (resource_type, (mut writer, count)) in files {
-        writer.flush().with_context(|| format!("writing {resource_type}.ndjson"))?;
+        writer
+            .flush()
+            .with_context(|| format!("writing {resource_type}.ndjson"))?;
         summary.push(format!("{resource_type} {count}"));
     }
-    println!("exported {total} resources to {} ({})", args.out.display(), summary.join(", "));
+    println!(
+        "exported {total} resources to {} ({})",
+        args.out.display(),
+        summary.join(", ")
+    );
     Ok(0)
 }

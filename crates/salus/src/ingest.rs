@@ -114,8 +114,7 @@ pub fn run(store: &Store, config: &Config, args: IngestArgs) -> Result<u8> {
     bar.set_style(
         ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("a valid template"),
     );
-    let clock = || chrono::Utc::now().timestamp_micros();
-    let mut sink = StoreSink::new(store, config.ingest.batch_size, &clock);
+    let mut sink = StoreSink::new(store, config.ingest.batch_size, now_micros);
     let progress_bar = bar.clone();
     sink.progress = Some(Box::new(move |n| {
         progress_bar.set_message(format!("{n} resources stored"))
@@ -153,6 +152,10 @@ pub fn run(store: &Store, config: &Config, args: IngestArgs) -> Result<u8> {
         print_summary(&report)?;
     }
     Ok(report.exit_code() as u8)
+}
+
+fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
 }
 
 fn print_summary(report: &IngestReport) -> Result<()> {

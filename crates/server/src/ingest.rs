@@ -30,8 +30,7 @@ pub async fn ingest(
     let started = std::time::Instant::now();
     let state2 = state.clone();
     let report = web::block(move || {
-        let clock = now_micros;
-        let mut sink = StoreSink::new(&state2.store, state2.config.ingest_batch_size, &clock);
+        let mut sink = StoreSink::new(&state2.store, state2.config.ingest_batch_size, now_micros);
         let mut reader =
             salus_ingest::decompress(std::io::Cursor::new(body)).map_err(|e| e.to_string())?;
         let records = read_stream(

@@ -27,7 +27,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 pub use conn::{Bind, Conn};
 pub use search::{ScanFilter, SearchPage};
-pub use sink::StoreSink;
+pub use sink::{Clock, StoreSink};
 pub use write::{WriteError, WriteRequest, Written};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");

@@ -1,4 +1,12 @@
-//! The store as an ingest [`Sink`]: resources are buffered and written a batch per transaction.
+//! The store as an ingest [`Sink`]: resources are buffered and written a batch per transaction,
+//! on a writer thread of its own.
+//!
+//! Reading, parsing and validating (the caller's thread) overlap with database writes (the
+//! writer thread); a bounded channel of two batches keeps memory bounded and makes a slow
+//! database slow the reader down rather than pile batches up.
+
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::thread::JoinHandle;
 
 use salus_fhir::PreparedResource;
 use salus_ingest::{IngestReport, Notice, Rejection, Sink, SinkError};
@@ -6,32 +14,56 @@ use salus_ingest::{IngestReport, Notice, Rejection, Sink, SinkError};
 use crate::write::WriteRequest;
 use crate::Store;
 
+/// "Now" in microseconds since the epoch; the store asks once per batch.
+pub type Clock = fn() -> i64;
+
+type WriterResult = Result<IngestReport, String>;
+
 /// Writes what readers push, `batch_size` resources per transaction, and keeps the report.
 ///
 /// A batch is all-or-nothing: a crash leaves no half-written batch, and a re-run finds the
-/// committed batches `unchanged`. Call [`StoreSink::finish`] to write the last batch.
-pub struct StoreSink<'a> {
-    store: &'a Store,
+/// committed batches `unchanged`. Call [`StoreSink::finish`] to write the last batch and collect
+/// the report; dropping the sink without it abandons the buffered batch.
+pub struct StoreSink {
     batch: Vec<WriteRequest>,
     batch_size: usize,
-    clock: &'a dyn Fn() -> i64,
-    pub report: IngestReport,
-    /// Called after each committed batch with the number of resources written so far.
-    pub progress: Option<Box<dyn FnMut(u64) + 'a>>,
-    written: u64,
+    sender: Option<SyncSender<Vec<WriteRequest>>>,
+    writer: Option<JoinHandle<WriterResult>>,
+    /// Rejections and notices (the writer thread counts the resources).
+    report: IngestReport,
+    /// Called after each batch is handed to the writer, with the number of resources so far.
+    pub progress: Option<Box<dyn FnMut(u64)>>,
+    sent: u64,
 }
 
-impl<'a> StoreSink<'a> {
-    /// `clock` gives "now" in microseconds since the epoch for each batch.
-    pub fn new(store: &'a Store, batch_size: usize, clock: &'a dyn Fn() -> i64) -> Self {
+impl StoreSink {
+    pub fn new(store: &Store, batch_size: usize, clock: Clock) -> Self {
+        let (sender, receiver) = sync_channel::<Vec<WriteRequest>>(2);
+        let store = store.clone();
+        let writer = std::thread::Builder::new()
+            .name("salus-ingest-writer".into())
+            .spawn(move || {
+                let mut report = IngestReport::default();
+                for batch in receiver {
+                    let n = batch.len();
+                    let written = store.write_batch(batch, clock(), false).map_err(|e| {
+                        format!("writing a batch of {n} resources failed (nothing of that batch was kept): {e}")
+                    })?;
+                    for w in &written {
+                        report.count(&w.resource_type, w.outcome);
+                    }
+                }
+                Ok(report)
+            })
+            .expect("spawn the ingest writer thread");
         StoreSink {
-            store,
             batch: Vec::with_capacity(batch_size),
             batch_size: batch_size.max(1),
-            clock,
+            sender: Some(sender),
+            writer: Some(writer),
             report: IngestReport::default(),
             progress: None,
-            written: 0,
+            sent: 0,
         }
     }
 
@@ -39,31 +71,46 @@ impl<'a> StoreSink<'a> {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let batch = std::mem::take(&mut self.batch);
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.batch_size));
         let n = batch.len() as u64;
-        let written = self.store.write(batch, (self.clock)()).map_err(|e| {
-            SinkError::new(format!(
-                "writing a batch of {n} resources failed (nothing of it was kept): {e}"
-            ))
-        })?;
-        for w in &written {
-            self.report.count(&w.resource_type, w.outcome);
+        let sent = self.sender.as_ref().map(|s| s.send(batch));
+        if !matches!(sent, Some(Ok(()))) {
+            // The writer stopped: its error says why.
+            return Err(self
+                .join_writer()
+                .err()
+                .unwrap_or_else(|| SinkError::new("the ingest writer stopped")));
         }
-        self.written += n;
+        self.sent += n;
         if let Some(progress) = self.progress.as_mut() {
-            progress(self.written);
+            progress(self.sent);
         }
         Ok(())
     }
 
-    /// Write what is buffered and hand back the report.
+    fn join_writer(&mut self) -> Result<IngestReport, SinkError> {
+        self.sender = None;
+        match self.writer.take() {
+            Some(handle) => match handle.join() {
+                Ok(Ok(report)) => Ok(report),
+                Ok(Err(message)) => Err(SinkError::new(message)),
+                Err(_) => Err(SinkError::new("the ingest writer thread panicked")),
+            },
+            None => Err(SinkError::new("the ingest writer already stopped")),
+        }
+    }
+
+    /// Write what is buffered, wait for the writer and hand back the report.
     pub fn finish(mut self) -> Result<IngestReport, SinkError> {
         self.flush()?;
-        Ok(self.report)
+        let counted = self.join_writer()?;
+        let mut report = std::mem::take(&mut self.report);
+        report.resources = counted.resources;
+        Ok(report)
     }
 }
 
-impl Sink for StoreSink<'_> {
+impl Sink for StoreSink {
     fn resource(
         &mut self,
         resource: PreparedResource,

@@ -81,10 +81,21 @@ impl Store {
     /// Write resources in one transaction; the result lists what happened to each, in order.
     /// `now` (microseconds since the epoch) becomes `meta.lastUpdated` of every new version.
     pub fn write(&self, requests: Vec<WriteRequest>, now: i64) -> Result<Vec<Written>> {
+        self.write_batch(requests, now, true)
+    }
+
+    /// As [`Store::write`]; with `return_bodies` false, `Written::body` is `None` (bulk ingest
+    /// has no use for it and is spared a copy of every resource).
+    pub fn write_batch(
+        &self,
+        requests: Vec<WriteRequest>,
+        now: i64,
+        return_bodies: bool,
+    ) -> Result<Vec<Written>> {
         if requests.is_empty() {
             return Ok(Vec::new());
         }
-        self.transaction(|conn| write_in(conn, &requests, now))
+        self.transaction(|conn| write_in(conn, &requests, now, return_bodies))
     }
 }
 
@@ -93,6 +104,7 @@ pub(crate) fn write_in(
     conn: &mut Conn<'_>,
     requests: &[WriteRequest],
     now: i64,
+    return_bodies: bool,
 ) -> Result<Vec<Written>> {
     let now_text = format_instant(now);
     // (type, id) → (current version, content hash), from the database then this batch.
@@ -146,12 +158,13 @@ pub(crate) fn write_in(
         stamp_meta(&mut body, version_id, &now_text);
         let body = serde_json::to_string(&body).expect("a JSON value serializes");
         row_of_key.insert(key.clone(), rows.len());
+        let returned = return_bodies.then(|| body.clone());
         rows.push(NewRow {
             pk: next_pk,
             request: i,
             version_id,
             is_current: true,
-            body: body.clone(),
+            body,
         });
         next_pk += 1;
         current.insert(key, (version_id, hash));
@@ -161,7 +174,7 @@ pub(crate) fn write_in(
             version_id,
             last_updated: now,
             outcome,
-            body: Some(body),
+            body: returned,
         });
     }
 
@@ -171,8 +184,8 @@ pub(crate) fn write_in(
             vec![resource_type.as_str().into(), id.as_str().into()],
         )?;
     }
-    insert_versions(conn, requests, &rows, now)?;
     insert_index_rows(conn, requests, &rows)?;
+    insert_versions(conn, requests, rows, now)?;
     Ok(written)
 }
 
@@ -241,7 +254,7 @@ fn reserve_pks(conn: &mut Conn<'_>, n: usize) -> Result<i64> {
 fn insert_versions(
     conn: &mut Conn<'_>,
     requests: &[WriteRequest],
-    rows: &[NewRow],
+    rows: Vec<NewRow>,
     now: i64,
 ) -> Result<()> {
     let body_placeholder = if conn.is_postgres() {
@@ -250,7 +263,9 @@ fn insert_versions(
         "?"
     };
     let row_template = format!("(?, ?, ?, ?, ?, ?, ?, ?, ?, {body_placeholder})");
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<NewRow> = rows.by_ref().take(ROWS_PER_INSERT).collect();
         let sql = format!(
             "INSERT INTO resource_versions (pk, res_type, res_id, version_id, is_current, last_updated, content_hash, patient_id, source, body) VALUES {}",
             values_list(chunk.len(), 10, Some(&row_template))
@@ -268,7 +283,7 @@ fn insert_versions(
             binds.push(hex::encode(r.content_hash).into());
             binds.push(Bind::OptText(r.patient.clone()));
             binds.push(Bind::OptText(request.source.clone()));
-            binds.push(Bind::Text(row.body.clone()));
+            binds.push(Bind::Text(row.body));
         }
         conn.execute(&sql, binds)?;
     }
