@@ -271,6 +271,41 @@ fn bad_records_are_reported_and_good_ones_kept() {
 }
 
 #[test]
+fn the_demo_data_set_loads_cleanly_and_other_files_are_skipped() {
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo");
+    let db = salus_store::testing::sqlite();
+    let out = run(&db, &["ingest", "--json", demo.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report = json_report(&out);
+    assert!(
+        report["rejected"].as_array().unwrap().is_empty(),
+        "{report}"
+    );
+    assert_eq!(report["resources"]["Patient"]["created"], 5);
+    assert!(
+        report["notices"].to_string().contains("README.md"),
+        "non-data files are skipped with a notice"
+    );
+    // --only-if-empty leaves a populated database alone.
+    let out = run(
+        &db,
+        &[
+            "ingest",
+            "--only-if-empty",
+            "--json",
+            demo.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
 fn a_missing_path_changes_nothing() {
     let dir = scratch_dir();
     let good = dir.path().join("p.ndjson");

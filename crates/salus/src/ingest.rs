@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use salus_ingest::{decompress, read_stream, Format, IngestReport};
+use salus_ingest::{decompress, read_stream, Format, IngestReport, Notice};
 use salus_store::{Store, StoreSink};
 
 use crate::config::Config;
@@ -57,15 +57,31 @@ impl Input {
     }
 }
 
-/// Every input named, directories walked in name order. Fails before anything is read when a
-/// path does not exist, so that a typo changes nothing.
-fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<Input>> {
+/// File name endings of data files taken from a walked directory. A file named explicitly is
+/// always read; in a directory, other files (a README, a script, a manifest) are skipped with a
+/// notice rather than rejected as bad data.
+const DATA_EXTENSIONS: &[&str] = &[".ndjson", ".jsonl", ".json", ".hl7", ".xml", ".csv"];
+
+fn is_data_file(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    DATA_EXTENSIONS.iter().any(|ext| name.ends_with(ext))
+}
+
+/// Every input named, directories walked in name order, and the files skipped in them. Fails
+/// before anything is read when a path does not exist, so that a typo changes nothing.
+fn collect_inputs(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<Notice>)> {
     let mut inputs = Vec::new();
+    let mut skipped = Vec::new();
     for path in paths {
         if path.as_os_str() == "-" {
             inputs.push(Input::Stdin);
         } else if path.is_dir() {
-            walk(path, &mut inputs)?;
+            walk(path, &mut inputs, &mut skipped)?;
         } else if path.is_file() {
             inputs.push(Input::File(path.clone()));
         } else {
@@ -75,10 +91,10 @@ fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<Input>> {
             );
         }
     }
-    Ok(inputs)
+    Ok((inputs, skipped))
 }
 
-fn walk(dir: &Path, out: &mut Vec<Input>) -> Result<()> {
+fn walk(dir: &Path, out: &mut Vec<Input>, skipped: &mut Vec<Notice>) -> Result<()> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot list {}", dir.display()))?
         .map(|e| e.map(|e| e.path()))
@@ -93,9 +109,17 @@ fn walk(dir: &Path, out: &mut Vec<Input>) -> Result<()> {
             continue;
         }
         if path.is_dir() {
-            walk(&path, out)?;
-        } else {
+            walk(&path, out, skipped)?;
+        } else if is_data_file(&path) {
             out.push(Input::File(path));
+        } else {
+            skipped.push(Notice {
+                file: path.display().to_string(),
+                message: format!(
+                    "skipped: not a data file (data files end in {})",
+                    DATA_EXTENSIONS.join(", ")
+                ),
+            });
         }
     }
     Ok(())
@@ -104,7 +128,7 @@ fn walk(dir: &Path, out: &mut Vec<Input>) -> Result<()> {
 pub fn run(store: &Store, config: &Config, args: IngestArgs) -> Result<u8> {
     let format = Format::from_name(&args.format)
         .with_context(|| format!("--format {}: expected auto, ndjson or bundle", args.format))?;
-    let inputs = collect_inputs(&args.paths)?;
+    let (inputs, skipped) = collect_inputs(&args.paths)?;
     if args.only_if_empty && store.count(None)? > 0 {
         eprintln!("the database already holds resources: nothing ingested (--only-if-empty)");
         return Ok(0);
@@ -138,6 +162,7 @@ pub fn run(store: &Store, config: &Config, args: IngestArgs) -> Result<u8> {
         .finish()
         .map_err(|e| anyhow::anyhow!("{e}; batches committed before it are kept"))?;
     bar.finish_and_clear();
+    report.notices.extend(skipped);
     report.files = files;
     report.records = records;
     report.elapsed_ms = started.elapsed().as_millis() as u64;

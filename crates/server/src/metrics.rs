@@ -22,11 +22,20 @@ pub async fn count_requests(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    // The route pattern (`/fhir/{type}/{id}`), never the concrete path or query: those can
+    // carry identifiers and search values.
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
     let response = next.call(req).await?;
+    let status = response.status().as_u16();
     if let Some(state) = state {
-        let class = (response.status().as_u16() / 100).clamp(1, 5) as usize - 1;
+        let class = (status / 100).clamp(1, 5) as usize - 1;
         state.metrics.by_class[class].fetch_add(1, Ordering::Relaxed);
     }
+    tracing::info!(%method, %route, status, elapsed_us = started.elapsed().as_micros() as u64, "request");
     Ok(response)
 }
 
