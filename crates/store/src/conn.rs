@@ -61,6 +61,33 @@ impl Conn<'_> {
         matches!(self, Conn::Pg(_))
     }
 
+    /// Insert rows (`columns` binds each) into `table`: COPY on PostgreSQL, multi-row INSERTs
+    /// on SQLite.
+    pub fn insert_rows(
+        &mut self,
+        table: crate::pg_copy::CopyTable,
+        columns_sql: &str,
+        columns: usize,
+        binds: Vec<Bind>,
+    ) -> QueryResult<()> {
+        if let Conn::Pg(c) = self {
+            crate::pg_copy::copy_rows(c, table, columns, &binds)?;
+            return Ok(());
+        }
+        // SQLite allows 32,766 bound variables per statement.
+        let per_statement = (30_000 / columns) * columns;
+        let mut binds = binds.into_iter().peekable();
+        while binds.peek().is_some() {
+            let chunk: Vec<Bind> = binds.by_ref().take(per_statement).collect();
+            let sql = format!(
+                "INSERT INTO {columns_sql} VALUES {}",
+                values_list(chunk.len() / columns, columns)
+            );
+            self.execute(&sql, chunk)?;
+        }
+        Ok(())
+    }
+
     /// Execute a statement; returns the number of rows affected.
     pub fn execute(&mut self, sql: &str, binds: Vec<Bind>) -> QueryResult<usize> {
         match self {
@@ -98,15 +125,14 @@ pub fn pg_placeholders(sql: &str) -> String {
 }
 
 /// `(?, ?, ?), (?, ?, ?)`: the VALUES list of a multi-row insert.
-pub fn values_list(rows: usize, columns: usize, row_template: Option<&str>) -> String {
-    let default_row = format!("({})", vec!["?"; columns].join(", "));
-    let row = row_template.unwrap_or(&default_row);
+pub fn values_list(rows: usize, columns: usize) -> String {
+    let row = format!("({})", vec!["?"; columns].join(", "));
     let mut out = String::with_capacity(rows * (row.len() + 2));
     for i in 0..rows {
         if i > 0 {
             out.push_str(", ");
         }
-        out.push_str(row);
+        out.push_str(&row);
     }
     out
 }
@@ -121,6 +147,6 @@ mod tests {
             pg_placeholders("a = ? AND b IN (?, ?)"),
             "a = $1 AND b IN ($2, $3)"
         );
-        assert_eq!(values_list(2, 2, None), "(?, ?), (?, ?)");
+        assert_eq!(values_list(2, 2), "(?, ?), (?, ?)");
     }
 }

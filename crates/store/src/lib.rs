@@ -10,6 +10,7 @@
 //! `now` its callers pass in.
 
 mod conn;
+mod pg_copy;
 mod search;
 mod sink;
 pub mod testing;

@@ -9,7 +9,8 @@ use salus_fhir::prepare::stamp_meta;
 use salus_fhir::PreparedResource;
 use salus_ingest::WriteOutcome;
 
-use crate::conn::{values_list, Bind, Conn};
+use crate::conn::{Bind, Conn};
+use crate::pg_copy::CopyTable;
 use crate::{Result, Store};
 
 /// One resource to write.
@@ -66,8 +67,8 @@ struct PkRow {
     pk: i64,
 }
 
-/// Rows per multi-row INSERT: under SQLite's 32,766 bound variables for the widest table.
-const ROWS_PER_INSERT: usize = 500;
+/// Ids per `IN (…)` lookup of current versions.
+const IDS_PER_LOOKUP: usize = 500;
 
 struct NewRow {
     pk: i64,
@@ -202,7 +203,7 @@ fn load_current(
     }
     let mut current = HashMap::new();
     for (resource_type, ids) in by_type {
-        for chunk in ids.chunks(ROWS_PER_INSERT) {
+        for chunk in ids.chunks(IDS_PER_LOOKUP) {
             let sql = format!(
                 "SELECT res_type, res_id, version_id, content_hash FROM resource_versions \
                  WHERE res_type = ? AND is_current = 1 AND res_id IN ({})",
@@ -257,36 +258,27 @@ fn insert_versions(
     rows: Vec<NewRow>,
     now: i64,
 ) -> Result<()> {
-    let body_placeholder = if conn.is_postgres() {
-        "CAST(? AS JSONB)"
-    } else {
-        "?"
-    };
-    let row_template = format!("(?, ?, ?, ?, ?, ?, ?, ?, ?, {body_placeholder})");
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<NewRow> = rows.by_ref().take(ROWS_PER_INSERT).collect();
-        let sql = format!(
-            "INSERT INTO resource_versions (pk, res_type, res_id, version_id, is_current, last_updated, content_hash, patient_id, source, body) VALUES {}",
-            values_list(chunk.len(), 10, Some(&row_template))
-        );
-        let mut binds = Vec::with_capacity(chunk.len() * 10);
-        for row in chunk {
-            let request = &requests[row.request];
-            let r = &request.resource;
-            binds.push(Bind::Int(row.pk));
-            binds.push(r.resource_type.as_str().into());
-            binds.push(r.id.as_str().into());
-            binds.push(Bind::Int(row.version_id));
-            binds.push(Bind::Int(i64::from(row.is_current)));
-            binds.push(Bind::Int(now));
-            binds.push(hex::encode(r.content_hash).into());
-            binds.push(Bind::OptText(r.patient.clone()));
-            binds.push(Bind::OptText(request.source.clone()));
-            binds.push(Bind::Text(row.body));
-        }
-        conn.execute(&sql, binds)?;
+    let mut binds = Vec::with_capacity(rows.len() * 10);
+    for row in rows {
+        let request = &requests[row.request];
+        let r = &request.resource;
+        binds.push(Bind::Int(row.pk));
+        binds.push(r.resource_type.as_str().into());
+        binds.push(r.id.as_str().into());
+        binds.push(Bind::Int(row.version_id));
+        binds.push(Bind::Int(i64::from(row.is_current)));
+        binds.push(Bind::Int(now));
+        binds.push(hex::encode(r.content_hash).into());
+        binds.push(Bind::OptText(r.patient.clone()));
+        binds.push(Bind::OptText(request.source.clone()));
+        binds.push(Bind::Text(row.body));
     }
+    conn.insert_rows(
+        CopyTable::ResourceVersions,
+        "resource_versions (pk, res_type, res_id, version_id, is_current, last_updated, content_hash, patient_id, source, body)",
+        10,
+        binds,
+    )?;
     Ok(())
 }
 
@@ -327,32 +319,23 @@ fn insert_index_rows(
             ]);
         }
     }
-    insert_many(
-        conn,
+    conn.insert_rows(
+        CopyTable::SearchToken,
         "search_token (pk, res_type, param, system, code)",
         5,
         tokens,
     )?;
-    insert_many(conn, "search_date (pk, res_type, param, lo, hi)", 5, dates)?;
-    insert_many(
-        conn,
+    conn.insert_rows(
+        CopyTable::SearchDate,
+        "search_date (pk, res_type, param, lo, hi)",
+        5,
+        dates,
+    )?;
+    conn.insert_rows(
+        CopyTable::SearchString,
         "search_string (pk, res_type, param, value)",
         4,
         strings,
     )?;
-    Ok(())
-}
-
-fn insert_many(conn: &mut Conn<'_>, target: &str, columns: usize, binds: Vec<Bind>) -> Result<()> {
-    let per_statement = 1000 * columns;
-    let mut binds = binds.into_iter().peekable();
-    while binds.peek().is_some() {
-        let chunk: Vec<Bind> = binds.by_ref().take(per_statement).collect();
-        let sql = format!(
-            "INSERT INTO {target} VALUES {}",
-            values_list(chunk.len() / columns, columns, None)
-        );
-        conn.execute(&sql, chunk)?;
-    }
     Ok(())
 }
