@@ -14,6 +14,8 @@ pub use sink::VecSink;
 
 use std::io::{BufRead, BufReader, Read};
 
+use salus_fhir::{Issue, IssueCode};
+
 pub use detect::Format;
 pub use report::{Counts, IngestReport, Notice, Rejection, WriteOutcome};
 pub use sink::{Sink, SinkError};
@@ -70,38 +72,27 @@ pub fn read_stream(
         }
         other => other,
     };
+    let reject_file = |sink: &mut dyn Sink, code, message: String| {
+        sink.rejected(Rejection::file(file, Issue::error(code, message)))
+            .map(|()| 0)
+    };
     match format {
-        Format::Empty => {
-            sink.rejected(Rejection::file(
-                file,
-                salus_fhir::Issue::error(
-                    salus_fhir::IssueCode::Required,
-                    "the file is empty: it holds no FHIR resources",
-                ),
-            ))?;
-            Ok(0)
-        }
+        Format::Empty => reject_file(
+            sink,
+            IssueCode::Required,
+            "the file is empty: it holds no FHIR resources".into(),
+        ),
         Format::Ndjson | Format::Auto => ndjson::read(reader, file, limits, sink),
         Format::Bundle => bundle::read_document(reader, file, limits, sink),
-        Format::Unknown => {
-            sink.rejected(Rejection::file(
-                file,
-                salus_fhir::Issue::error(
-                    salus_fhir::IssueCode::NotSupported,
-                    "the content is not FHIR JSON or NDJSON; give --format if it is another supported format",
-                ),
-            ))?;
-            Ok(0)
-        }
-        other => {
-            sink.rejected(Rejection::file(
-                file,
-                salus_fhir::Issue::error(
-                    salus_fhir::IssueCode::NotSupported,
-                    format!("the {other} format is not supported by this version of Salus yet"),
-                ),
-            ))?;
-            Ok(0)
-        }
+        Format::Unknown => reject_file(
+            sink,
+            IssueCode::NotSupported,
+            "the content is not FHIR JSON or NDJSON; give --format if it is another supported format".into(),
+        ),
+        other => reject_file(
+            sink,
+            IssueCode::NotSupported,
+            format!("the {other} format is not supported by this version of Salus yet"),
+        ),
     }
 }

@@ -36,7 +36,12 @@ pub fn now_micros() -> i64 {
 
 /// The query string as decoded pairs (`+` is a space), in order.
 pub fn query_pairs(req: &HttpRequest) -> Vec<(String, String)> {
-    req.query_string()
+    decode_query(req.query_string())
+}
+
+/// `a=1&b=x%7Cy` as decoded pairs, in order.
+pub fn decode_query(query: &str) -> Vec<(String, String)> {
+    query
         .split('&')
         .filter(|p| !p.is_empty())
         .map(|pair| {
@@ -318,19 +323,28 @@ fn resource_id(body: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A version ETag, weak or strong: `W/"3"` or `"3"` → 3.
+fn parse_etag(tag: &str) -> Option<i64> {
+    tag.trim()
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .parse()
+        .ok()
+}
+
 /// `If-Match: W/"3"` → 3.
 fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     let Some(value) = req.headers().get(header::IF_MATCH) else {
         return Ok(None);
     };
-    let text = value.to_str().unwrap_or_default().trim();
-    let inner = text.trim_start_matches("W/").trim_matches('"');
-    inner.parse().map(Some).map_err(|_| {
-        ApiError::bad_request(
-            IssueCode::Invalid,
-            "If-Match must be an ETag such as W/\"3\"",
-        )
-    })
+    parse_etag(value.to_str().unwrap_or_default())
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                IssueCode::Invalid,
+                "If-Match must be an ETag such as W/\"3\"",
+            )
+        })
 }
 
 fn prepare_or_400(body: Value) -> Result<PreparedResource, ApiError> {
@@ -564,12 +578,9 @@ fn plan_entry(index: usize, entry: &Value) -> Result<(Planned, Option<String>), 
         .unwrap_or_default()
         .to_owned();
     let if_match = match request.get("ifMatch").and_then(Value::as_str) {
-        Some(tag) => Some(
-            tag.trim_start_matches("W/")
-                .trim_matches('"')
-                .parse()
-                .map_err(|_| bad("ifMatch must be an ETag such as W/\"3\""))?,
-        ),
+        Some(tag) => {
+            Some(parse_etag(tag).ok_or_else(|| bad("ifMatch must be an ETag such as W/\"3\""))?)
+        }
         None => None,
     };
     match method.as_str() {
@@ -626,21 +637,7 @@ async fn if_none_exist(
     resource_type: &str,
     query: &str,
 ) -> Result<Option<String>, ApiError> {
-    let pairs: Vec<(String, String)> = query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (
-                urlencoding::decode(k)
-                    .map(|c| c.into_owned())
-                    .unwrap_or_default(),
-                urlencoding::decode(v)
-                    .map(|c| c.into_owned())
-                    .unwrap_or_default(),
-            )
-        })
-        .collect();
+    let pairs = decode_query(query);
     let mut q = parse_query(resource_type, &pairs, true)
         .map_err(|issues| entry_error(index, StatusCode::BAD_REQUEST, issues))?;
     q.count = 2;
