@@ -1,7 +1,6 @@
 //! One resource made ready for a store: validated, identified, assigned to its patient,
 //! indexed and fingerprinted.
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -16,14 +15,22 @@ use crate::search::{extract, IndexEntries};
 pub struct PreparedResource {
     pub resource_type: String,
     pub id: String,
-    /// The resource as received (elements, order and number text intact).
-    pub body: Value,
+    /// The resource as received (elements, order and number text intact), serialized once,
+    /// ready for its version metadata.
+    pub stored: StoredJson,
     /// The patient whose compartment holds it.
     pub patient: Option<String>,
     pub index: IndexEntries,
     /// SHA-256 of the content, `meta.versionId` and `meta.lastUpdated` excluded: equal hashes
     /// mean a write would change nothing.
     pub content_hash: [u8; 32],
+}
+
+impl PreparedResource {
+    /// The resource as JSON (parsed back from its serialized form; for tests and previews).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stored.render(0, "")).expect("stored JSON parses")
+    }
 }
 
 /// Validate and prepare a resource. It must already carry its `id`.
@@ -48,83 +55,123 @@ pub fn prepare(body: Value) -> Result<PreparedResource, Vec<Issue>> {
     };
     let patient = patient_of(&resource_type, &body);
     let index = extract(&resource_type, &body);
-    let content_hash = content_hash(&body);
+    let stored = StoredJson::new(&body);
+    let content_hash = Sha256::digest(stored.text.as_bytes()).into();
     Ok(PreparedResource {
         resource_type,
         id,
-        body,
+        stored,
         patient,
         index,
         content_hash,
     })
 }
 
-/// The content fingerprint of a resource (see [`PreparedResource::content_hash`]).
-pub fn content_hash(body: &Value) -> [u8; 32] {
-    let mut hasher = HashWriter(Sha256::new());
-    serde_json::to_writer(&mut hasher, &WithoutVersionMeta(body))
-        .expect("serializing a JSON value to a hasher cannot fail");
-    hasher.0.finalize().into()
+/// A resource serialized for storage with a gap where `meta.versionId` and `meta.lastUpdated`
+/// go, so that the store (which decides the version) only splices two strings in.
+///
+/// `meta` keeps its place (or is added after `id`); within it, `versionId` and `lastUpdated` come
+/// last. With the gaps empty the text is the content fingerprint: it does not depend on the
+/// version metadata the input carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredJson {
+    text: String,
+    version_at: usize,
+    updated_at: usize,
 }
 
-struct HashWriter(Sha256);
-
-impl std::io::Write for HashWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Serializes a resource as it is but for `meta.versionId` and `meta.lastUpdated`, which the
-/// store owns; an empty `meta` left behind is skipped too.
-struct WithoutVersionMeta<'a>(&'a Value);
-
-impl Serialize for WithoutVersionMeta<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let Value::Object(map) = self.0 else {
-            return self.0.serialize(serializer);
+impl StoredJson {
+    /// Serialize a resource (a JSON object) for storage.
+    pub fn new(body: &Value) -> StoredJson {
+        let mut out = Vec::with_capacity(1024);
+        let mut version_at = 0;
+        let mut updated_at = 0;
+        let Value::Object(map) = body else {
+            let text = serde_json::to_string(body).expect("a JSON value serializes");
+            return StoredJson {
+                text,
+                version_at: 0,
+                updated_at: 0,
+            };
         };
-        let mut out = serializer.serialize_map(None)?;
-        for (key, value) in map {
-            if key == "meta" {
-                if let Value::Object(meta) = value {
-                    let kept: Map<String, Value> = meta
-                        .iter()
-                        .filter(|(k, _)| *k != "versionId" && *k != "lastUpdated")
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect();
-                    if !kept.is_empty() {
-                        out.serialize_entry(key, &kept)?;
-                    }
-                    continue;
+        let has_meta = matches!(map.get("meta"), Some(Value::Object(_)));
+        let mut write_meta = |out: &mut Vec<u8>, meta: Option<&Map<String, Value>>| {
+            out.extend_from_slice(b"\"meta\":{");
+            for (key, value) in meta.into_iter().flatten() {
+                if key != "versionId" && key != "lastUpdated" {
+                    write_entry(out, key, value);
+                    out.push(b',');
                 }
             }
-            out.serialize_entry(key, value)?;
+            out.extend_from_slice(b"\"versionId\":\"");
+            version_at = out.len();
+            out.extend_from_slice(b"\",\"lastUpdated\":\"");
+            updated_at = out.len();
+            out.extend_from_slice(b"\"}");
+        };
+        out.push(b'{');
+        let mut first = true;
+        let mut wrote_meta = false;
+        for (key, value) in map {
+            if key == "meta" && !has_meta {
+                continue; // a non-object meta is invalid; it is replaced below
+            }
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            if key == "meta" {
+                write_meta(&mut out, value.as_object());
+                wrote_meta = true;
+                continue;
+            }
+            write_entry(&mut out, key, value);
+            if key == "id" && !has_meta {
+                out.push(b',');
+                write_meta(&mut out, None);
+                wrote_meta = true;
+            }
         }
-        out.end()
+        if !wrote_meta {
+            if !first {
+                out.push(b',');
+            }
+            write_meta(&mut out, None);
+        }
+        out.push(b'}');
+        let text = String::from_utf8(out).expect("serde_json writes UTF-8");
+        StoredJson {
+            text,
+            version_at,
+            updated_at,
+        }
+    }
+
+    /// The JSON of one version.
+    pub fn render(&self, version_id: i64, last_updated: &str) -> String {
+        if self.version_at == 0 {
+            return self.text.clone();
+        }
+        let version = version_id.to_string();
+        let mut out = String::with_capacity(self.text.len() + version.len() + last_updated.len());
+        out.push_str(&self.text[..self.version_at]);
+        out.push_str(&version);
+        out.push_str(&self.text[self.version_at..self.updated_at]);
+        out.push_str(last_updated);
+        out.push_str(&self.text[self.updated_at..]);
+        out
     }
 }
 
-/// Set `meta.versionId` and `meta.lastUpdated`, keeping every other element where it was.
-pub fn stamp_meta(body: &mut Value, version_id: i64, last_updated: &str) {
-    let Value::Object(map) = body else { return };
-    if !matches!(map.get("meta"), Some(Value::Object(_))) {
-        map.insert("meta".to_owned(), Value::Object(Map::new()));
-    }
-    if let Some(Value::Object(meta)) = map.get_mut("meta") {
-        meta.insert(
-            "versionId".to_owned(),
-            Value::String(version_id.to_string()),
-        );
-        meta.insert(
-            "lastUpdated".to_owned(),
-            Value::String(last_updated.to_owned()),
-        );
-    }
+fn write_entry(out: &mut Vec<u8>, key: &str, value: &Value) {
+    serde_json::to_writer(&mut *out, key).expect("writing to a Vec cannot fail");
+    out.push(b':');
+    serde_json::to_writer(&mut *out, value).expect("writing to a Vec cannot fail");
+}
+
+/// The content fingerprint of a resource (see [`PreparedResource::content_hash`]).
+pub fn content_hash(body: &Value) -> [u8; 32] {
+    Sha256::digest(StoredJson::new(body).text.as_bytes()).into()
 }
 
 #[cfg(test)]
@@ -143,21 +190,23 @@ mod tests {
         let mut body = obs();
         body["valueQuantity"] = serde_json::from_str(r#"{"value":1.50}"#).unwrap();
         let p = prepare(body).unwrap();
+        let stored = p.stored.render(1, "t");
         assert_eq!(p.resource_type, "Observation");
         assert_eq!(p.id, "o1");
         assert_eq!(p.patient.as_deref(), Some("p1"));
         // arbitrary_precision keeps the decimal as written.
-        assert_eq!(
-            serde_json::to_string(&p.body["valueQuantity"]).unwrap(),
-            r#"{"value":1.50}"#
+        let stored = p.stored.render(1, "t");
+        assert!(
+            stored.contains(r#""valueQuantity":{"value":1.50}"#),
+            "{stored}"
         );
     }
 
     #[test]
     fn version_meta_does_not_change_the_hash() {
         let a = obs();
-        let mut b = obs();
-        stamp_meta(&mut b, 7, "2024-01-01T00:00:00Z");
+        let b: Value =
+            serde_json::from_str(&StoredJson::new(&a).render(7, "2024-01-01T00:00:00Z")).unwrap();
         assert_eq!(content_hash(&a), content_hash(&b));
         let mut c = obs();
         c["meta"] = json!({"tag": [{"code": "x"}]});
@@ -181,12 +230,27 @@ mod tests {
     }
 
     #[test]
-    fn stamp_keeps_existing_meta() {
-        let mut v = json!({"resourceType": "Patient", "id": "p", "meta": {"source": "s", "versionId": "9"}});
-        stamp_meta(&mut v, 2, "t");
+    fn stored_json_sets_version_meta_in_place() {
+        let stamped = |v: Value| -> Value {
+            serde_json::from_str(&StoredJson::new(&v).render(3, "T")).unwrap()
+        };
+        let v = stamped(json!({"resourceType": "Patient", "id": "p",
+                               "meta": {"source": "s", "versionId": "9", "lastUpdated": "x"}}));
         assert_eq!(
             v["meta"],
-            json!({"source": "s", "versionId": "2", "lastUpdated": "t"})
+            json!({"source": "s", "versionId": "3", "lastUpdated": "T"})
+        );
+        let v = stamped(json!({"resourceType": "Patient", "meta": {"profile": ["p"]}}));
+        assert_eq!(
+            v["meta"],
+            json!({"profile": ["p"], "versionId": "3", "lastUpdated": "T"})
+        );
+        let v = stamped(json!({"resourceType": "Patient"}));
+        assert_eq!(v["meta"], json!({"versionId": "3", "lastUpdated": "T"}));
+        let text = StoredJson::new(&obs()).render(1, "t");
+        assert!(
+            text.starts_with(r#"{"resourceType":"Observation","id":"o1","meta":{"versionId":"1","lastUpdated":"t"}"#),
+            "{text}"
         );
     }
 }

@@ -355,15 +355,15 @@ mod tests {
         let obs = &sink.resources[1].0;
         assert_eq!(obs.id, "22222222-2222-2222-2222-222222222222");
         assert_eq!(
-            obs.body["subject"]["reference"],
+            obs.json()["subject"]["reference"],
             "Patient/11111111-1111-1111-1111-111111111111"
         );
         assert_eq!(
-            obs.body["performer"][0]["reference"],
+            obs.json()["performer"][0]["reference"],
             "Patient/11111111-1111-1111-1111-111111111111"
         );
         assert_eq!(
-            obs.body["performer"][1]["reference"],
+            obs.json()["performer"][1]["reference"],
             "Practitioner?identifier=urn:npi|1"
         );
         assert_eq!(

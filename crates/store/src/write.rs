@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use diesel::sql_types::{BigInt, Text};
 use diesel::QueryableByName;
 use salus_fhir::date::format_instant;
-use salus_fhir::prepare::stamp_meta;
 use salus_fhir::PreparedResource;
 use salus_ingest::WriteOutcome;
 
@@ -155,9 +154,7 @@ pub(crate) fn write_in(
                 None => retire.push(key.clone()),
             }
         }
-        let mut body = r.body.clone();
-        stamp_meta(&mut body, version_id, &now_text);
-        let body = serde_json::to_string(&body).expect("a JSON value serializes");
+        let body = r.stored.render(version_id, &now_text);
         row_of_key.insert(key.clone(), rows.len());
         let returned = return_bodies.then(|| body.clone());
         rows.push(NewRow {
