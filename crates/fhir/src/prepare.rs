@@ -190,7 +190,6 @@ mod tests {
         let mut body = obs();
         body["valueQuantity"] = serde_json::from_str(r#"{"value":1.50}"#).unwrap();
         let p = prepare(body).unwrap();
-        let stored = p.stored.render(1, "t");
         assert_eq!(p.resource_type, "Observation");
         assert_eq!(p.id, "o1");
         assert_eq!(p.patient.as_deref(), Some("p1"));

@@ -14,6 +14,9 @@ use salus_ingest::{IngestReport, Notice, Rejection, Sink, SinkError};
 use crate::write::WriteRequest;
 use crate::Store;
 
+/// A load that wrote at least this many versions refreshes the planner's statistics.
+const ANALYZE_AFTER_ROWS: usize = 5_000;
+
 /// "Now" in microseconds since the epoch; the store asks once per batch.
 pub type Clock = fn() -> i64;
 
@@ -44,6 +47,7 @@ impl StoreSink {
             .name("salus-ingest-writer".into())
             .spawn(move || {
                 let mut report = IngestReport::default();
+                let mut written_rows = 0usize;
                 for batch in receiver {
                     let n = batch.len();
                     let written = store.write_batch(batch, clock(), false).map_err(|e| {
@@ -51,7 +55,13 @@ impl StoreSink {
                     })?;
                     for w in &written {
                         report.count(&w.resource_type, w.outcome);
+                        written_rows += usize::from(w.outcome != salus_ingest::WriteOutcome::Unchanged);
                     }
+                }
+                if written_rows >= ANALYZE_AFTER_ROWS {
+                    store
+                        .analyze()
+                        .map_err(|e| format!("refreshing planner statistics after the load failed: {e}"))?;
                 }
                 Ok(report)
             })

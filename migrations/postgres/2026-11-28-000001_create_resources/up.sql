@@ -17,7 +17,8 @@ CREATE TABLE resource_versions (
     body         JSONB   NOT NULL
 );
 CREATE UNIQUE INDEX resource_versions_key ON resource_versions (res_type, res_id, version_id);
-CREATE INDEX resource_versions_patient ON resource_versions (patient_id, res_type) WHERE is_current = 1;
+-- pk last, so that a patient's resources of one type come in page order without a sort.
+CREATE INDEX resource_versions_patient ON resource_versions (patient_id, res_type, pk) WHERE is_current = 1;
 CREATE INDEX resource_versions_updated ON resource_versions (res_type, last_updated) WHERE is_current = 1;
 
 -- Search index rows point at a version (pk); searches join on is_current.

@@ -1,0 +1,784 @@
+#!/usr/bin/env python3
+"""Salus benchmark: ingest throughput and read latency on real Synthea data.
+
+    python3 bench/run.py --salus target/release/salus --out target/bench
+
+1. Builds a scaled data set from the Synthea bulk export in
+   ../shared/fixtures/external/synthea-bulk/10-patients/ (relative to the repository root):
+   N copies, copy k > 0 with every resource id and every `Type/id` reference suffixed `-k`,
+   written as NDJSON under OUT/data/. When the export is absent, says so, writes
+   OUT/ingest.json and OUT/reads.json marked skipped, and exits 0.
+2. Ingest: for SQLite (always) and PostgreSQL (when psql reaches it), R times on a fresh
+   database, `salus --db URL ingest --json OUT/data`; wall time and the child's peak RSS
+   (os.wait4). Checks nothing was rejected and every input resource was created.
+3. Reads: `salus serve` on the database of the last ingest run, load-tested with wrk
+   (installed with apt-get when missing) on 127.0.0.1 only, fixed duration per endpoint.
+4. Writes OUT/ingest.json and OUT/reads.json and prints a table against the targets.
+
+Exit status: 0 when everything ran (a MISS against a target is reported, not an error, unless
+--strict); 1 when a correctness check failed (rejections, wrong counts, server did not start).
+Python 3 standard library only.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURES = os.path.join(REPO, "..", "shared", "fixtures", "external", "synthea-bulk", "10-patients")
+
+TARGETS = {
+    "ingest_resources_per_s": {"sqlite": 25000, "postgres": 12000},
+    "ingest_peak_rss_mb": 300,
+    "read_requests_per_s": 15000,
+    "read_p99_ms": 10,
+}
+
+ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+# A literal reference `Type/id`, optionally `/_history/vid`. Conditional (`Type?identifier=`),
+# contained (`#x`), absolute and urn: references are left alone.
+REF_RE = re.compile(r"^([A-Z][A-Za-z]*)/([A-Za-z0-9\-.]{1,64})((?:/_history/[A-Za-z0-9\-.]{1,64})?)$")
+RAW_REF_RE = re.compile(
+    r'("reference"\s*:\s*")([A-Z][A-Za-z]*)/([A-Za-z0-9\-.]{1,64})((?:/_history/[A-Za-z0-9\-.]{1,64})?")'
+)
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- data set
+
+
+def rewrite_tree(obj, suffix):
+    """The reference transformation on parsed JSON: every `reference` string anywhere."""
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            if k == "reference" and isinstance(v, str):
+                m = REF_RE.match(v)
+                out[k] = f"{m.group(1)}/{m.group(2)}{suffix}{m.group(3)}" if m else v
+            else:
+                out[k] = rewrite_tree(v, suffix)
+        return out
+    if isinstance(obj, list):
+        return [rewrite_tree(v, suffix) for v in obj]
+    return obj
+
+
+def rewrite_line(line, suffix, stats):
+    """Copy of one NDJSON line with the top-level id and literal references suffixed.
+
+    Rewrites the raw text (so numbers and everything else stay byte-for-byte as exported), then
+    checks the result against the same transformation done on the parsed JSON; on any
+    difference, falls back to serializing the parsed transformation."""
+    original = json.loads(line)
+    stats["type"] = original.get("resourceType")
+    rid = original.get("id")
+    if not isinstance(rid, str) or not ID_RE.match(rid + suffix):
+        raise ValueError(f"id {rid!r} cannot take the suffix {suffix!r} and stay a valid FHIR id")
+    expected = rewrite_tree(original, suffix)
+    expected["id"] = rid + suffix
+    if not suffix:
+        return line
+    raw = RAW_REF_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}/{m.group(3)}{suffix}{m.group(4)}", line)
+    needle = f'"id":"{rid}"'
+    if raw.count(needle) == 1:
+        raw = raw.replace(needle, f'"id":"{rid}{suffix}"')
+        if json.loads(raw) == expected:
+            return raw
+    stats["fallbacks"] += 1
+    return json.dumps(expected, ensure_ascii=False, separators=(",", ":"))
+
+
+def source_files(src):
+    return sorted(
+        f for f in os.listdir(src)
+        if f.endswith(".ndjson") and f != "log.ndjson" and not f.startswith(".")
+    )
+
+
+def build_dataset(src, data_dir, copies):
+    """Write the scaled data set (reused when the source and copy count are unchanged)."""
+    files = source_files(src)
+    fingerprint = {
+        "copies": copies,
+        "generator": 2,
+        "source": [(f, os.path.getsize(os.path.join(src, f)), int(os.path.getmtime(os.path.join(src, f))))
+                   for f in files],
+    }
+    stamp = os.path.join(data_dir, ".dataset.json")
+    if os.path.exists(stamp):
+        with open(stamp) as fh:
+            old = json.load(fh)
+        if old.get("fingerprint") == json.loads(json.dumps(fingerprint)):
+            log(f"data set: reusing {data_dir} ({old['resources']} resources)")
+            return old
+    if os.path.isdir(data_dir):
+        shutil.rmtree(data_dir)
+    os.makedirs(data_dir)
+    started = time.monotonic()
+    stats = {"fallbacks": 0}
+    by_type = {}
+    total_bytes = 0
+    total = 0
+    for k in range(copies):
+        suffix = f"-{k}" if k > 0 else ""
+        for f in files:
+            # Patient.000.ndjson -> Patient.000.k003.ndjson: bulk-export style names, one per copy.
+            stem = f[: -len(".ndjson")]
+            out_path = os.path.join(data_dir, f"{stem}.k{k:03d}.ndjson")
+            n = 0
+            with open(os.path.join(src, f), encoding="utf-8") as inp, \
+                    open(out_path, "w", encoding="utf-8", newline="\n") as out:
+                for line in inp:
+                    line = line.rstrip("\r\n")
+                    if not line.strip():
+                        continue
+                    out.write(rewrite_line(line, suffix, stats))
+                    out.write("\n")
+                    by_type[stats["type"]] = by_type.get(stats["type"], 0) + 1
+                    n += 1
+            total += n
+            total_bytes += os.path.getsize(out_path)
+    info = {
+        "fingerprint": fingerprint,
+        "source": os.path.normpath(src),
+        "copies": copies,
+        "files": copies * len(files),
+        "resources": total,
+        "bytes": total_bytes,
+        "by_type": dict(sorted(by_type.items())),
+        "serialization_fallbacks": stats["fallbacks"],
+        "build_s": round(time.monotonic() - started, 2),
+    }
+    with open(stamp, "w") as fh:
+        json.dump(info, fh, indent=1)
+    log(f"data set: {total} resources, {total_bytes / 1e6:.1f} MB in {info['files']} files "
+        f"({info['build_s']} s)")
+    return info
+
+
+def pick_patient(src):
+    """A real patient of copy 0 with at least 10 encounters (the one with most, ties by id)."""
+    encounters = {}
+    path = os.path.join(src, "Encounter.000.ndjson")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    ref = (json.loads(line).get("subject") or {}).get("reference", "")
+                    if ref.startswith("Patient/"):
+                        encounters[ref[8:]] = encounters.get(ref[8:], 0) + 1
+    patients = []
+    for f in source_files(src):
+        if f.startswith("Patient."):
+            with open(os.path.join(src, f), encoding="utf-8") as fh:
+                patients += [json.loads(line)["id"] for line in fh if line.strip()]
+    if not patients:
+        return None, 0
+    best = sorted(patients, key=lambda p: (-encounters.get(p, 0), p))[0]
+    return best, encounters.get(best, 0)
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def child_env():
+    env = dict(os.environ)
+    # Reproducible: no configuration file, log filter or database from the caller's environment.
+    for var in ("SALUS_CONFIG", "SALUS_DB", "SALUS_LOG"):
+        env.pop(var, None)
+    return env
+
+
+def git_commit():
+    try:
+        out = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=10)
+        if out.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=30)
+        return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def loadavg():
+    """The 1-minute load average: other work on the machine skews every figure."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def mem_total_mb():
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / 1024)
+    except OSError:
+        pass
+    return None
+
+
+def postgres_check(base_url):
+    if not shutil.which("psql"):
+        return "psql is not on PATH"
+    try:
+        out = subprocess.run(["psql", base_url, "-Atc", "select 1"], capture_output=True, text=True,
+                             timeout=20, env={**os.environ, "PGCONNECT_TIMEOUT": "5"})
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"psql failed: {e}"
+    if out.returncode != 0 or out.stdout.strip() != "1":
+        return f"psql cannot connect to {base_url}: {(out.stderr or out.stdout).strip()}"
+    return None
+
+
+def psql(base_url, sql):
+    subprocess.run(["psql", base_url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql],
+                   check=True, capture_output=True, text=True, timeout=300)
+
+
+def ensure_wrk():
+    if shutil.which("wrk"):
+        return None
+    if shutil.which("apt-get"):
+        log("wrk is not on PATH: trying apt-get install -y wrk")
+        try:
+            subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], capture_output=True,
+                           timeout=300, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        except (OSError, subprocess.SubprocessError) as e:
+            log(f"apt-get failed: {e}")
+        if shutil.which("wrk"):
+            return None
+        return "wrk is not on PATH and `apt-get install -y wrk` did not provide it"
+    return "wrk is not on PATH (and apt-get is not available to install it)"
+
+
+# --------------------------------------------------------------------------- backends
+
+
+class Backend:
+    """A fresh database per run: a new SQLite file, or a new PostgreSQL schema."""
+
+    def __init__(self, name, work_dir, pg_base=None):
+        self.name = name
+        self.work_dir = work_dir
+        self.pg_base = pg_base
+        self.live = []  # schemas / files to drop at the end
+
+    def fresh(self, run):
+        if self.name == "sqlite":
+            path = os.path.join(self.work_dir, f"sqlite-run{run}.db")
+            for ext in ("", "-wal", "-shm", "-journal"):
+                if os.path.exists(path + ext):
+                    os.remove(path + ext)
+            self.live.append(path)
+            return self.url_of(path)
+        schema = f"salus_bench_{os.getpid()}_{run}"
+        psql(self.pg_base, f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
+        self.live.append(schema)
+        return self.url_of(schema)
+
+    def url_of(self, item):
+        if self.name == "sqlite":
+            return f"sqlite://{item}"
+        sep = "&" if "?" in self.pg_base else "?"
+        return f"{self.pg_base}{sep}options=-csearch_path%3D{item}"
+
+    def discard(self, keep_last=False):
+        """Drop every database made, except the last one when keep_last."""
+        items = self.live[:-1] if keep_last else self.live
+        for item in items:
+            try:
+                if self.name == "sqlite":
+                    for ext in ("", "-wal", "-shm", "-journal"):
+                        if os.path.exists(item + ext):
+                            os.remove(item + ext)
+                else:
+                    psql(self.pg_base, f"DROP SCHEMA IF EXISTS {item} CASCADE")
+            except (OSError, subprocess.SubprocessError) as e:
+                log(f"warning: could not drop {item}: {e}")
+        self.live = self.live[-1:] if keep_last else []
+
+    def size_mb(self):
+        if not self.live:
+            return None
+        item = self.live[-1]
+        try:
+            if self.name == "sqlite":
+                return round(sum(os.path.getsize(item + e) for e in ("", "-wal")
+                                 if os.path.exists(item + e)) / 1e6, 1)
+            out = subprocess.run(
+                ["psql", self.pg_base, "-Atc",
+                 "select coalesce(sum(pg_total_relation_size(format('%I.%I', schemaname, tablename))),0)"
+                 f" from pg_tables where schemaname = '{item}'"],
+                capture_output=True, text=True, timeout=60)
+            return round(int(out.stdout.strip()) / 1e6, 1)
+        except (OSError, ValueError, subprocess.SubprocessError):
+            return None
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+def run_ingest(salus, url, data_dir, log_path, cwd):
+    """One `salus ingest`, timed, with the child's peak RSS from wait4."""
+    with open(log_path, "w") as err:
+        started = time.monotonic()
+        proc = subprocess.Popen([salus, "--db", url, "ingest", "--json", data_dir],
+                                stdout=subprocess.PIPE, stderr=err, env=child_env(), cwd=cwd)
+        stdout = proc.stdout.read()
+        proc.stdout.close()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.monotonic() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, stdout.decode("utf-8", "replace"), wall, usage
+
+
+def ingest_benchmark(args, backend, data, out_dir, failures):
+    runs = []
+    for run in range(1, args.repeats + 1):
+        url = backend.fresh(run)
+        if run > 1:
+            backend.discard(keep_last=True)  # free the previous run's database
+        log_path = os.path.join(out_dir, "logs", f"ingest-{backend.name}-run{run}.log")
+        log(f"ingest {backend.name} run {run}/{args.repeats} ...")
+        load = loadavg()
+        code, stdout, wall, usage = run_ingest(args.salus, url, data["data_dir"], log_path, out_dir)
+        rss_mb = usage.ru_maxrss / 1024.0  # KiB on Linux
+        entry = {
+            "run": run,
+            "exit_code": code,
+            "wall_s": round(wall, 3),
+            "resources_per_s": round(data["resources"] / wall, 1),
+            "mb_per_s": round(data["bytes"] / 1e6 / wall, 2),
+            "peak_rss_mb": round(rss_mb, 1),
+            "user_cpu_s": round(usage.ru_utime, 2),
+            "sys_cpu_s": round(usage.ru_stime, 2),
+            "log": os.path.relpath(log_path, out_dir),
+            "loadavg_1m_before": load,
+        }
+        problems = []
+        try:
+            report = json.loads(stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            report = None
+            problems.append(f"exit code {code}, no JSON report on stdout (see {log_path})")
+        if report is not None:
+            created = sum(c.get("created", 0) for c in report.get("resources", {}).values())
+            updated = sum(c.get("updated", 0) for c in report.get("resources", {}).values())
+            unchanged = sum(c.get("unchanged", 0) for c in report.get("resources", {}).values())
+            rejected = report.get("rejected", [])
+            entry.update({
+                "report_elapsed_ms": report.get("elapsed_ms"),
+                "report_files": report.get("files"),
+                "report_records": report.get("records"),
+                "created": created,
+                "updated": updated,
+                "unchanged": unchanged,
+                "rejected": len(rejected),
+                "created_by_type": {t: c.get("created", 0) for t, c in sorted(report.get("resources", {}).items())},
+            })
+            if code != 0:
+                problems.append(f"exit code {code}")
+            if rejected:
+                problems.append(f"{len(rejected)} records rejected, first: {json.dumps(rejected[0])[:300]}")
+            if created != data["resources"]:
+                problems.append(f"created {created} of {data['resources']} input resources "
+                                f"(updated {updated}, unchanged {unchanged})")
+        if problems:
+            entry["problems"] = problems
+            for p in problems:
+                failures.append(f"ingest {backend.name} run {run}: {p}")
+                log(f"  FAILED: {p}")
+        log(f"  {entry['wall_s']} s, {entry['resources_per_s']:.0f} resources/s, "
+            f"{entry['mb_per_s']} MB/s, peak RSS {entry['peak_rss_mb']} MB")
+        runs.append(entry)
+    entry_db_mb = backend.size_mb()
+    ok = [r for r in runs if "problems" not in r] or runs
+    # The median run; with an even count, the slower of the middle two.
+    median = sorted(ok, key=lambda r: r["wall_s"])[len(ok) // 2]
+    target = TARGETS["ingest_resources_per_s"][backend.name]
+    return {
+        "backend": backend.name,
+        "median": median,
+        "runs": runs,
+        "database_mb_after_last_run": entry_db_mb,
+        "targets": {"resources_per_s": target, "peak_rss_mb": TARGETS["ingest_peak_rss_mb"]},
+        "pass": {
+            "resources_per_s": median["resources_per_s"] >= target,
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs) <= TARGETS["ingest_peak_rss_mb"],
+        },
+    }
+
+
+# --------------------------------------------------------------------------- reads
+
+
+class Server:
+    def __init__(self, salus, url, log_path, cwd):
+        self.log_fh = open(log_path, "w")
+        self.proc = subprocess.Popen([salus, "--db", url, "serve", "--listen", "127.0.0.1:0"],
+                                     stdout=subprocess.PIPE, stderr=self.log_fh, env=child_env(),
+                                     cwd=cwd)
+        self.base = None
+        self.usage = None
+        deadline = time.monotonic() + 60
+        buf = b""
+        fd = self.proc.stdout.fileno()
+        while time.monotonic() < deadline and self.base is None:
+            if self.proc.poll() is not None:
+                break
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if not ready:
+                continue
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            buf += chunk
+            m = re.search(rb"salus listening on (http://127\.0\.0\.1:\d+)", buf)
+            if m:
+                self.base = m.group(1).decode()
+        if self.base is None:
+            self.stop()
+            raise RuntimeError(f"salus serve did not print its listening line within 60 s "
+                               f"(stdout {buf[-300:]!r}; see {log_path})")
+        # Keep draining stdout so that the server can never block on it.
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self):
+        try:
+            while self.proc.stdout.read(65536):
+                pass
+        except (OSError, ValueError):
+            pass
+
+    def stop(self):
+        if self.proc.returncode is None:
+            try:
+                self.proc.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
+                if pid:
+                    self.proc.returncode = os.waitstatus_to_exitcode(status)
+                    self.usage = usage
+                    break
+                time.sleep(0.1)
+            else:
+                self.proc.kill()
+                _, status, usage = os.wait4(self.proc.pid, 0)
+                self.proc.returncode = os.waitstatus_to_exitcode(status)
+                self.usage = usage
+        self.log_fh.close()
+
+
+def probe(url):
+    """One request before the load: the status, body size and (for a Bundle) entry count."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            body = resp.read()
+            status = resp.status
+    except urllib.error.HTTPError as e:
+        body = e.read()
+        status = e.code
+    except OSError as e:
+        return {"status": None, "error": str(e)}
+    out = {"status": status, "bytes": len(body)}
+    try:
+        doc = json.loads(body)
+        if doc.get("resourceType") == "Bundle":
+            out["entries"] = len(doc.get("entry") or [])
+            if "total" in doc:
+                out["total"] = doc["total"]
+    except ValueError:
+        pass
+    return out
+
+
+UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
+
+
+def to_ms(text):
+    m = re.match(r"^([\d.]+)(us|ms|s|m|h)$", text.strip())
+    if not m:
+        return None
+    return round(float(m.group(1)) * UNIT_MS[m.group(2)], 3)
+
+
+def parse_wrk(text):
+    out = {}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    out["requests_per_s"] = float(m.group(1)) if m else None
+    m = re.search(r"(\d+) requests in ([\d.]+\w+), ([\d.]+\w+) read", text)
+    if m:
+        out["requests"] = int(m.group(1))
+        out["transfer"] = m.group(3)
+    for pct in ("50", "75", "90", "99"):
+        m = re.search(rf"^\s+{pct}%\s+([\d.]+\w+)\s*$", text, re.M)
+        out[f"p{pct}_ms"] = to_ms(m.group(1)) if m else None
+    m = re.search(r"^\s+Latency\s+([\d.]+\w+)\s+([\d.]+\w+)\s+([\d.]+\w+)", text, re.M)
+    if m:
+        out["latency_avg_ms"], out["latency_stdev_ms"], out["latency_max_ms"] = (to_ms(g) for g in m.groups())
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    out["non_2xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    out["socket_errors"] = sum(int(g) for g in m.groups()) if m else 0
+    return out
+
+
+def run_wrk(args, url, seconds, latency=True):
+    assert url.startswith("http://127.0.0.1:"), url  # never anything but the local server
+    cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s", "--timeout", "5s"]
+    if latency:
+        cmd.append("--latency")
+    cmd.append(url)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    return cmd, out.stdout + out.stderr
+
+
+def reads_benchmark(args, backend_name, db_url, patient, out_dir, failures):
+    endpoints = [
+        ("Patient read", f"/fhir/Patient/{patient}"),
+        ("Observation?patient", f"/fhir/Observation?patient={patient}"),
+        ("Encounter?patient&_count=10", f"/fhir/Encounter?patient={patient}&_count=10"),
+    ]
+    log_path = os.path.join(out_dir, "logs", f"serve-{backend_name}.log")
+    server = Server(args.salus, db_url, log_path, out_dir)
+    results = []
+    try:
+        log(f"reads {backend_name}: server at {server.base}")
+        for name, path in endpoints:
+            url = server.base + path
+            check = probe(url)
+            entry = {"endpoint": name, "path": path, "probe": check, "loadavg_1m_before": loadavg()}
+            if check.get("status") != 200:
+                failures.append(f"reads {backend_name} {name}: GET {path} answered {check}")
+            if args.warmup > 0:
+                run_wrk(args, url, args.warmup, latency=False)
+            cmd, text = run_wrk(args, url, args.duration)
+            parsed = parse_wrk(text)
+            entry.update(parsed)
+            entry["wrk"] = " ".join(cmd)
+            entry["wrk_output"] = text
+            entry["targets"] = {"requests_per_s": TARGETS["read_requests_per_s"], "p99_ms": TARGETS["read_p99_ms"]}
+            entry["pass"] = {
+                "requests_per_s": (parsed["requests_per_s"] or 0) >= TARGETS["read_requests_per_s"],
+                "p99_ms": parsed["p99_ms"] is not None and parsed["p99_ms"] <= TARGETS["read_p99_ms"],
+            }
+            if parsed["requests_per_s"] is None:
+                failures.append(f"reads {backend_name} {name}: could not parse wrk output: {text[-300:]}")
+            if parsed["non_2xx"] or parsed["socket_errors"]:
+                failures.append(f"reads {backend_name} {name}: {parsed['non_2xx']} non-2xx responses, "
+                                f"{parsed['socket_errors']} socket errors")
+            log(f"  {name}: {parsed['requests_per_s']} req/s, p50 {parsed['p50_ms']} ms, "
+                f"p99 {parsed['p99_ms']} ms")
+            results.append(entry)
+    finally:
+        server.stop()
+    rss = round(server.usage.ru_maxrss / 1024.0, 1) if server.usage else None
+    return {"backend": backend_name, "server": server.base, "server_peak_rss_mb": rss,
+            "server_cpu_s": round(server.usage.ru_utime + server.usage.ru_stime, 1) if server.usage else None,
+            "endpoints": results}
+
+
+# --------------------------------------------------------------------------- output
+
+
+def verdict(ok):
+    return "PASS" if ok else "MISS"
+
+
+def print_table(ingest, reads):
+    rows = [("benchmark", "figure", "measured", "target", "")]
+    for name, res in ingest.get("backends", {}).items():
+        if res.get("skipped"):
+            rows.append((f"ingest {name}", "-", "skipped", "", res["reason"][:60]))
+            continue
+        m = res["median"]
+        rows.append((f"ingest {name}", "resources/s", f"{m['resources_per_s']:,.0f}",
+                     f">= {res['targets']['resources_per_s']:,}", verdict(res["pass"]["resources_per_s"])))
+        rows.append((f"ingest {name}", "MB/s", f"{m['mb_per_s']:.1f}", "", ""))
+        peak = max(r["peak_rss_mb"] for r in res["runs"])
+        rows.append((f"ingest {name}", "peak RSS MB", f"{peak:.0f}",
+                     f"<= {res['targets']['peak_rss_mb']}", verdict(res["pass"]["peak_rss_mb"])))
+    for name, res in reads.get("backends", {}).items():
+        if res.get("skipped"):
+            rows.append((f"reads {name}", "-", "skipped", "", res["reason"][:60]))
+            continue
+        for e in res["endpoints"]:
+            label = f"{name} {e['endpoint']}"
+            rps = e.get("requests_per_s")
+            rows.append((label, "req/s", f"{rps:,.0f}" if rps is not None else "?",
+                         f">= {TARGETS['read_requests_per_s']:,}", verdict(e["pass"]["requests_per_s"])))
+            rows.append((label, "p50 ms", f"{e['p50_ms']}" if e.get("p50_ms") is not None else "?", "", ""))
+            rows.append((label, "p99 ms", f"{e['p99_ms']}" if e.get("p99_ms") is not None else "?",
+                         f"<= {TARGETS['read_p99_ms']}", verdict(e["pass"]["p99_ms"])))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for i, r in enumerate(rows):
+        line = "  ".join(c.ljust(w) if j in (0, 1, 4) else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths)))
+        print(line.rstrip())
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def write_json(path, doc):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(doc, fh, indent=2)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--salus", default=os.path.join(REPO, "target", "release", "salus"))
+    p.add_argument("--out", default=os.path.join(REPO, "target", "bench"))
+    p.add_argument("--fixtures", default=FIXTURES, help="the Synthea bulk export directory")
+    p.add_argument("--copies", type=int, default=10)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--duration", type=int, default=10, help="seconds of load per read endpoint")
+    p.add_argument("--warmup", type=int, default=2, help="seconds of unmeasured load before each")
+    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432/test",
+                   help="PostgreSQL to benchmark on (a fresh schema per run); 'none' to skip")
+    p.add_argument("--no-reads", action="store_true", help="ingest benchmark only")
+    p.add_argument("--strict", action="store_true", help="exit 3 when a figure misses its target")
+    args = p.parse_args()
+    if args.copies < 1 or args.repeats < 1 or args.duration < 1:
+        p.error("--copies, --repeats and --duration must be at least 1")
+
+    out_dir = os.path.abspath(args.out)
+    # Logs and databases of an earlier run would be mistaken for this one's; the data set is kept.
+    for sub in ("logs", "db"):
+        shutil.rmtree(os.path.join(out_dir, sub), ignore_errors=True)
+        os.makedirs(os.path.join(out_dir, sub))
+    args.salus = os.path.abspath(args.salus)
+    meta = {
+        "commit": git_commit(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "nproc": os.cpu_count(),
+        "cpu": cpu_model(),
+        "mem_total_mb": mem_total_mb(),
+        "loadavg_1m_at_start": loadavg(),
+        "salus": os.path.relpath(args.salus, REPO) if args.salus.startswith(REPO) else args.salus,
+        "targets": TARGETS,
+    }
+    ingest_path = os.path.join(out_dir, "ingest.json")
+    reads_path = os.path.join(out_dir, "reads.json")
+
+    src = os.path.abspath(args.fixtures)
+    if not os.path.isdir(src) or not source_files(src):
+        reason = f"the Synthea bulk export is not present at {os.path.normpath(src)}: nothing to benchmark"
+        print(f"bench skipped: {reason}")
+        for path in (ingest_path, reads_path):
+            write_json(path, {**meta, "skipped": True, "reason": reason})
+        return 0
+    if not os.access(args.salus, os.X_OK):
+        print(f"error: {args.salus} is not an executable (build it: cargo build --release -p salus)",
+              file=sys.stderr)
+        return 1
+
+    failures = []
+    data = build_dataset(src, os.path.join(out_dir, "data"), args.copies)
+    data["data_dir"] = os.path.join(out_dir, "data")
+    patient, patient_encounters = pick_patient(src)
+    dataset = {k: v for k, v in data.items() if k not in ("fingerprint", "data_dir")}
+    dataset["data_dir"] = os.path.relpath(data["data_dir"], REPO)
+
+    backends = [Backend("sqlite", os.path.join(out_dir, "db"))]
+    pg_skip = "--postgres none" if args.postgres == "none" else postgres_check(args.postgres)
+    if pg_skip is None:
+        backends.append(Backend("postgres", None, args.postgres))
+    else:
+        log(f"postgres skipped: {pg_skip}")
+
+    ingest = {**meta, "dataset": dataset, "repeats": args.repeats, "backends": {}}
+    reads = {**meta, "patient": patient, "patient_encounters_in_copy0": patient_encounters,
+             "connections": args.connections, "threads": args.threads, "duration_s": args.duration,
+             "warmup_s": args.warmup, "backends": {}}
+    wrk_skip = None if not args.no_reads else "--no-reads"
+    try:
+        for backend in backends:
+            try:
+                ingest["backends"][backend.name] = ingest_benchmark(args, backend, data, out_dir, failures)
+                write_json(ingest_path, ingest)
+                if wrk_skip is None:
+                    wrk_skip = ensure_wrk()
+                if wrk_skip is not None:
+                    reads["backends"][backend.name] = {"skipped": True, "reason": wrk_skip}
+                elif patient is None:
+                    reads["backends"][backend.name] = {"skipped": True, "reason": "no Patient in the data set"}
+                else:
+                    db_url = backend.url_of(backend.live[-1])  # the last ingest run's database
+                    try:
+                        reads["backends"][backend.name] = reads_benchmark(
+                            args, backend.name, db_url, patient, out_dir, failures)
+                    except RuntimeError as e:
+                        failures.append(f"reads {backend.name}: {e}")
+                        reads["backends"][backend.name] = {"skipped": True, "reason": str(e)}
+                write_json(reads_path, reads)
+            finally:
+                # The SQLite file of the last run is kept (OUT/db/) for poking at; schemas are not.
+                backend.discard(keep_last=backend.name == "sqlite")
+        if pg_skip is not None:
+            ingest["backends"]["postgres"] = {"skipped": True, "reason": pg_skip}
+            reads["backends"]["postgres"] = {"skipped": True, "reason": pg_skip}
+    finally:
+        ingest["failures"] = [f for f in failures if f.startswith("ingest")]
+        reads["failures"] = [f for f in failures if f.startswith("reads")]
+        write_json(ingest_path, ingest)
+        write_json(reads_path, reads)
+
+    print()
+    print(f"salus {meta['commit'] or '?'}  {meta['date']}  nproc {meta['nproc']}  "
+          f"{data['resources']:,} resources ({data['bytes'] / 1e6:.0f} MB, {args.copies} copies), "
+          f"median of {args.repeats} ingest runs; reads: wrk -t{args.threads} -c{args.connections} "
+          f"-d{args.duration}s on the same machine; load average at start {meta['loadavg_1m_at_start']}")
+    print_table(ingest, reads)
+    show = lambda path: os.path.relpath(path, REPO) if path.startswith(REPO + os.sep) else path
+    print(f"\nresults: {show(ingest_path)}, {show(reads_path)}")
+    if failures:
+        print("\nFAILED checks:")
+        for f in failures:
+            print(f"  {f}")
+        return 1
+    misses = [r for r in ingest["backends"].values() if not r.get("skipped") and not all(r["pass"].values())]
+    misses += [e for r in reads["backends"].values() if not r.get("skipped")
+               for e in r["endpoints"] if not all(e["pass"].values())]
+    if args.strict and misses:
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
