@@ -11,6 +11,8 @@ use serde::Deserialize;
 pub struct Config {
     /// The database URL, when neither `--db` nor `SALUS_DB` gives one.
     pub db: Option<String>,
+    /// Database connections in the pool (default: twice the cores, at least 4).
+    pub db_pool_size: Option<u32>,
     #[serde(default)]
     pub server: ServerSection,
     #[serde(default)]
@@ -109,6 +111,9 @@ impl Config {
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             problems.push("log.format must be \"text\" or \"json\"");
+        }
+        if self.db_pool_size == Some(0) {
+            problems.push("db_pool_size must be at least 1");
         }
         if self.server.request_timeout_secs == 0 {
             problems.push("server.request_timeout_secs must be at least 1");

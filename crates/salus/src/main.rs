@@ -92,7 +92,13 @@ fn run(cli: Cli) -> Result<u8> {
         .clone()
         .or_else(|| config.db.clone())
         .unwrap_or_else(|| "sqlite://salus.db".to_owned());
-    let open = || Store::open(&db).with_context(|| "opening the database".to_string());
+    let pool_size = config
+        .db_pool_size
+        .unwrap_or_else(salus_store::default_pool_size);
+    let open = || {
+        Store::open_with_pool_size(&db, pool_size)
+            .with_context(|| "opening the database".to_string())
+    };
     match cli.command {
         Command::Migrate => {
             let store = open()?;
