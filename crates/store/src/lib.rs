@@ -11,6 +11,7 @@
 
 mod conn;
 mod pg_copy;
+mod read;
 mod search;
 mod sink;
 pub mod testing;
@@ -187,12 +188,7 @@ impl Store {
 
     /// The current version of a resource: its JSON and version.
     pub fn read(&self, resource_type: &str, id: &str) -> Result<Option<StoredResource>> {
-        let mut pooled = self.connection()?;
-        let mut rows: Vec<StoredResource> = pooled.conn().load(
-            &format!("SELECT {BODY_COLUMNS} FROM resource_versions WHERE res_type = ? AND res_id = ? AND is_current = 1"),
-            vec![resource_type.into(), id.into()],
-        )?;
-        Ok(rows.pop())
+        read::read(&mut self.connection()?, resource_type, id, None)
     }
 
     /// One version of a resource.
@@ -202,12 +198,7 @@ impl Store {
         id: &str,
         version: i64,
     ) -> Result<Option<StoredResource>> {
-        let mut pooled = self.connection()?;
-        let mut rows: Vec<StoredResource> = pooled.conn().load(
-            &format!("SELECT {BODY_COLUMNS} FROM resource_versions WHERE res_type = ? AND res_id = ? AND version_id = ?"),
-            vec![resource_type.into(), id.into(), version.into()],
-        )?;
-        Ok(rows.pop())
+        read::read(&mut self.connection()?, resource_type, id, Some(version))
     }
 
     /// The number of current resources of a type (all types with `None`).
@@ -264,10 +255,6 @@ pub fn default_pool_size() -> u32 {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
     (2 * cores).max(4)
 }
-
-/// The columns of a [`StoredResource`]: PostgreSQL hands JSONB back as text with `::text`.
-const BODY_COLUMNS: &str =
-    "res_type, res_id, version_id, last_updated, patient_id, CAST(body AS TEXT) AS body";
 
 /// A stored version of a resource.
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
