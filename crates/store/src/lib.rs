@@ -11,6 +11,7 @@
 
 mod conn;
 mod pg_copy;
+mod pg_schema;
 mod read;
 mod search;
 mod sink;

@@ -9,50 +9,6 @@ use diesel::QueryResult;
 
 use crate::conn::Bind;
 
-mod tables {
-    // Column types here only name the columns for COPY; the database's own types apply.
-    diesel::table! {
-        resource_versions (pk) {
-            pk -> BigInt,
-            res_type -> Text,
-            res_id -> Text,
-            version_id -> BigInt,
-            is_current -> SmallInt,
-            last_updated -> BigInt,
-            content_hash -> Text,
-            patient_id -> Nullable<Text>,
-            source -> Nullable<Text>,
-            body -> Text,
-        }
-    }
-    diesel::table! {
-        search_token (pk) {
-            pk -> BigInt,
-            res_type -> Text,
-            param -> Text,
-            system -> Nullable<Text>,
-            code -> Text,
-        }
-    }
-    diesel::table! {
-        search_date (pk) {
-            pk -> BigInt,
-            res_type -> Text,
-            param -> Text,
-            lo -> BigInt,
-            hi -> BigInt,
-        }
-    }
-    diesel::table! {
-        search_string (pk) {
-            pk -> BigInt,
-            res_type -> Text,
-            param -> Text,
-            value -> Text,
-        }
-    }
-}
-
 /// Which table a COPY fills; rows are given as binds, `columns` per row, in table order.
 #[derive(Debug, Clone, Copy)]
 pub enum CopyTable {
@@ -86,7 +42,7 @@ pub fn copy_rows(
         out.write_all(&data)
             .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))
     };
-    use tables::*;
+    use crate::pg_schema::*;
     match table {
         CopyTable::ResourceVersions => diesel::copy_from(resource_versions::table)
             .from_raw_data(resource_versions::table, write)

@@ -6,22 +6,6 @@ use diesel::prelude::*;
 
 use crate::{Bind, Conn, Pooled, Result, StoredResource};
 
-mod pg_table {
-    diesel::table! {
-        resource_versions (pk) {
-            pk -> BigInt,
-            res_type -> Text,
-            res_id -> Text,
-            version_id -> BigInt,
-            is_current -> SmallInt,
-            last_updated -> BigInt,
-            patient_id -> Nullable<Text>,
-            /// JSONB, read in its binary wire format: a version byte (1) and the JSON text.
-            body -> Binary,
-        }
-    }
-}
-
 /// The current version (`version: None`) or one version of a resource.
 pub(crate) fn read(
     pooled: &mut Pooled,
@@ -47,7 +31,7 @@ pub(crate) fn read(
             Ok(rows.pop())
         }
         Pooled::Pg(c) => {
-            use pg_table::resource_versions::dsl as rv;
+            use crate::pg_schema::resource_versions::dsl as rv;
             type Row = (String, String, i64, i64, Option<String>, Vec<u8>);
             let base = rv::resource_versions
                 .filter(rv::res_type.eq(resource_type))
