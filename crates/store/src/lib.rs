@@ -39,7 +39,8 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrati
 /// A store failure. Messages describe the operation, never resource content.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database URL '{0}' is not supported: use sqlite://PATH or postgres://…")]
+    /// Carries only the URL's scheme: the rest may hold a password.
+    #[error("database URL scheme '{0}' is not supported: use sqlite://PATH or postgres://…")]
     BadUrl(String),
     #[error("cannot connect to the database: {0}")]
     Connect(String),
@@ -118,7 +119,7 @@ impl Store {
     pub fn open_with_pool_size(url: &str, pool_size: u32) -> Result<Store> {
         let store = if let Some(path) = url.strip_prefix("sqlite://") {
             if path.is_empty() {
-                return Err(StoreError::BadUrl(url.to_owned()));
+                return Err(StoreError::BadUrl("sqlite:// without a path".into()));
             }
             // Migrate on a single connection first: WAL mode is set before the pool opens more.
             let mut conn = SqliteConnection::establish(path)
@@ -128,12 +129,7 @@ impl Store {
                 .map_err(|e| StoreError::Connect(e.to_string()))?;
             conn.run_pending_migrations(SQLITE_MIGRATIONS)
                 .map_err(|e| StoreError::Migration(e.to_string()))?;
-            let pool = Pool::builder()
-                .max_size(pool_size)
-                .connection_timeout(Duration::from_secs(30))
-                // A failed query surfaces as an error anyway; a check per checkout would cost a
-                // round trip on every request.
-                .test_on_check_out(false)
+            let pool = pool_builder(pool_size)
                 .connection_customizer(Box::new(SqlitePragmas))
                 .build(ConnectionManager::new(path))
                 .map_err(|e| StoreError::Connect(e.to_string()))?;
@@ -145,17 +141,15 @@ impl Store {
                 .map_err(|e| StoreError::Connect(redact_url_error(&e.to_string())))?;
             conn.run_pending_migrations(POSTGRES_MIGRATIONS)
                 .map_err(|e| StoreError::Migration(e.to_string()))?;
-            let pool = Pool::builder()
-                .max_size(pool_size)
-                .connection_timeout(Duration::from_secs(30))
-                .test_on_check_out(false)
+            let pool = pool_builder(pool_size)
                 .build(ConnectionManager::new(url))
                 .map_err(|e| StoreError::Connect(e.to_string()))?;
             Store {
                 pools: Pools::Pg(pool),
             }
         } else {
-            return Err(StoreError::BadUrl(url.to_owned()));
+            let scheme = url.split_once("://").map_or("(none)", |(scheme, _)| scheme);
+            return Err(StoreError::BadUrl(scheme.to_owned()));
         };
         Ok(store)
     }
@@ -248,6 +242,16 @@ impl Store {
         let _: Vec<CountRow> = pooled.conn().load("SELECT 1 AS n", vec![])?;
         Ok(())
     }
+}
+
+/// Pool settings shared by both backends.
+fn pool_builder<M: diesel::r2d2::ManageConnection>(size: u32) -> diesel::r2d2::Builder<M> {
+    Pool::builder()
+        .max_size(size)
+        .connection_timeout(Duration::from_secs(30))
+        // A failed query surfaces as an error anyway; a check per checkout would cost a round
+        // trip on every request.
+        .test_on_check_out(false)
 }
 
 /// Twice the cores, at least 4: more connections than that only queue for the CPU (measured:

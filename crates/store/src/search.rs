@@ -155,11 +155,13 @@ fn where_clause(query: &SearchQuery) -> (String, Vec<Bind>) {
                 binds.extend(cond_binds);
             }
             Clause::Token { param, values } => {
-                sql.push_str(
-                    "pk IN (SELECT pk FROM search_token WHERE res_type = ? AND param = ? AND (",
+                open_index_clause(
+                    &mut sql,
+                    &mut binds,
+                    "search_token",
+                    &query.resource_type,
+                    param,
                 );
-                binds.push(query.resource_type.as_str().into());
-                binds.push((*param).into());
                 for (i, v) in values.iter().enumerate() {
                     if i > 0 {
                         sql.push_str(" OR ");
@@ -189,11 +191,13 @@ fn where_clause(query: &SearchQuery) -> (String, Vec<Bind>) {
                 range,
             } => {
                 let (cond, cond_binds) = date_condition("lo", "hi", *prefix, *range);
-                sql.push_str(
-                    "pk IN (SELECT pk FROM search_date WHERE res_type = ? AND param = ? AND (",
+                open_index_clause(
+                    &mut sql,
+                    &mut binds,
+                    "search_date",
+                    &query.resource_type,
+                    param,
                 );
-                binds.push(query.resource_type.as_str().into());
-                binds.push((*param).into());
                 sql.push_str(&cond);
                 sql.push_str("))");
                 binds.extend(cond_binds);
@@ -203,11 +207,13 @@ fn where_clause(query: &SearchQuery) -> (String, Vec<Bind>) {
                 mode,
                 values,
             } => {
-                sql.push_str(
-                    "pk IN (SELECT pk FROM search_string WHERE res_type = ? AND param = ? AND (",
+                open_index_clause(
+                    &mut sql,
+                    &mut binds,
+                    "search_string",
+                    &query.resource_type,
+                    param,
                 );
-                binds.push(query.resource_type.as_str().into());
-                binds.push((*param).into());
                 for (i, v) in values.iter().enumerate() {
                     if i > 0 {
                         sql.push_str(" OR ");
@@ -238,6 +244,22 @@ fn where_clause(query: &SearchQuery) -> (String, Vec<Bind>) {
         }
     }
     (sql, binds)
+}
+
+/// Open a clause over one index table (`pk IN (SELECT pk FROM <table> WHERE res_type = ? AND
+/// param = ? AND (`) with its two binds; the caller adds the conditions and closes with `))`.
+fn open_index_clause(
+    sql: &mut String,
+    binds: &mut Vec<Bind>,
+    table: &str,
+    resource_type: &str,
+    param: &str,
+) {
+    sql.push_str(&format!(
+        "pk IN (SELECT pk FROM {table} WHERE res_type = ? AND param = ? AND ("
+    ));
+    binds.push(resource_type.into());
+    binds.push(param.into());
 }
 
 fn placeholders(n: usize) -> String {
