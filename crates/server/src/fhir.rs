@@ -275,8 +275,13 @@ async fn search(
         );
     }
     // Bodies are spliced in as stored: no parse and re-serialize per resource.
-    let mut out =
-        String::with_capacity(256 + page.resources.iter().map(|r| r.len() + 128).sum::<usize>());
+    let mut out = String::with_capacity(
+        256 + page
+            .resources
+            .iter()
+            .map(|r| r.body.len() + 128)
+            .sum::<usize>(),
+    );
     out.push_str(r#"{"resourceType":"Bundle","type":"searchset""#);
     if let Some(total) = total {
         out.push_str(&format!(r#","total":{total}"#));
@@ -284,16 +289,16 @@ async fn search(
     out.push_str(r#","link":"#);
     out.push_str(&Value::Array(links).to_string());
     out.push_str(r#","entry":["#);
-    for (i, body) in page.resources.iter().enumerate() {
+    for (i, hit) in page.resources.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        let id = resource_id(body);
+        let id = &hit.id;
         out.push_str(&format!(
             r#"{{"fullUrl":{},"resource":"#,
             Value::String(format!("{base}/{resource_type}/{id}"))
         ));
-        out.push_str(body);
+        out.push_str(&hit.body);
         out.push_str(r#","search":{"mode":"match"}}"#);
     }
     if !query.ignored.is_empty() {
@@ -311,16 +316,6 @@ async fn search(
     }
     out.push_str("]}");
     Ok(HttpResponse::Ok().content_type(FHIR_JSON).body(out))
-}
-
-fn resource_id(body: &str) -> String {
-    #[derive(serde::Deserialize)]
-    struct IdOnly {
-        id: String,
-    }
-    serde_json::from_str::<IdOnly>(body)
-        .map(|r| r.id)
-        .unwrap_or_default()
 }
 
 /// A version ETag, weak or strong: `W/"3"` or `"3"` → 3.
@@ -645,7 +640,7 @@ async fn if_none_exist(
     let page = web::block(move || store.search(&q)).await??;
     match page.resources.len() {
         0 => Ok(None),
-        1 => Ok(Some(resource_id(&page.resources[0]))),
+        1 => Ok(Some(page.resources[0].id.clone())),
         _ => Err(entry_error(
             index,
             StatusCode::PRECONDITION_FAILED,

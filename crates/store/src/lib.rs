@@ -29,7 +29,7 @@ use diesel::{Connection, QueryableByName};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 pub use conn::{Bind, Conn};
-pub use search::{ScanFilter, SearchPage};
+pub use search::{ScanFilter, SearchHit, SearchPage};
 pub use sink::{Clock, StoreSink};
 pub use write::{WriteError, WriteRequest, Written};
 

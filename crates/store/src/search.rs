@@ -11,16 +11,25 @@ use crate::{Result, Store};
 /// One page of search results.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchPage {
-    /// The matching resources' JSON, in storage order.
-    pub resources: Vec<String>,
+    /// The matching resources, in storage order.
+    pub resources: Vec<SearchHit>,
     /// The cursor of the next page, when there is one.
     pub next_cursor: Option<i64>,
+}
+
+/// One matching resource: its id (for `fullUrl`, without parsing the body) and its JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchHit {
+    pub id: String,
+    pub body: String,
 }
 
 #[derive(QueryableByName)]
 struct HitRow {
     #[diesel(sql_type = BigInt)]
     pk: i64,
+    #[diesel(sql_type = Text)]
+    res_id: String,
     #[diesel(sql_type = Text)]
     body: String,
 }
@@ -46,7 +55,9 @@ impl Store {
         binds.push(Bind::Int(query.count as i64 + 1));
         let mut pooled = self.connection()?;
         let mut rows: Vec<HitRow> = pooled.conn().load(
-            &format!("SELECT pk, CAST(body AS TEXT) AS body FROM resource_versions WHERE {sql}"),
+            &format!(
+                "SELECT pk, res_id, CAST(body AS TEXT) AS body FROM resource_versions WHERE {sql}"
+            ),
             binds,
         )?;
         let next_cursor = if rows.len() > query.count {
@@ -56,7 +67,13 @@ impl Store {
             None
         };
         Ok(SearchPage {
-            resources: rows.into_iter().map(|r| r.body).collect(),
+            resources: rows
+                .into_iter()
+                .map(|r| SearchHit {
+                    id: r.res_id,
+                    body: r.body,
+                })
+                .collect(),
             next_cursor,
         })
     }

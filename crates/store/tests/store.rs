@@ -28,7 +28,7 @@ fn search(store: &Store, t: &str, q: &[(&str, &str)]) -> Vec<Value> {
         .unwrap()
         .resources
         .iter()
-        .map(|b| serde_json::from_str(b).unwrap())
+        .map(|hit| serde_json::from_str(&hit.body).unwrap())
         .collect()
 }
 
