@@ -37,6 +37,11 @@ import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(REPO, "..", "shared", "fixtures", "external", "synthea-bulk", "10-patients")
+# The bulk export has no Observations; these Synthea bundles (hundreds of Observations per
+# patient, PHQ-9 and GAD-7 among them) are loaded into the read database, untimed, so that the
+# Observation search returns full pages.
+OBSERVATION_BUNDLES = os.path.join(REPO, "..", "shared", "fixtures", "external", "synthea-bundles",
+                                   "spezi-synthea-v3")
 
 TARGETS = {
     "ingest_resources_per_s": {"sqlite": 25000, "postgres": 12000},
@@ -347,6 +352,36 @@ class Backend:
 # --------------------------------------------------------------------------- ingest
 
 
+def observation_patient(bundles_dir):
+    """The patient with the most Observations in the bundles, and that number."""
+    best = (None, 0)
+    for name in sorted(os.listdir(bundles_dir)) if os.path.isdir(bundles_dir) else []:
+        if not name.endswith(".json"):
+            continue
+        with open(os.path.join(bundles_dir, name), encoding="utf-8") as fh:
+            entries = [e.get("resource", {}) for e in json.load(fh).get("entry", [])]
+        patients = [r["id"] for r in entries if r.get("resourceType") == "Patient" and "id" in r]
+        observations = sum(1 for r in entries if r.get("resourceType") == "Observation")
+        if patients and observations > best[1]:
+            best = (patients[0], observations)
+    return best
+
+
+def load_observations(args, db_url, out_dir, failures, backend_name):
+    """Ingest the Observation bundles into the read database; the patient to search, or None."""
+    patient, observations = observation_patient(OBSERVATION_BUNDLES)
+    if patient is None:
+        log(f"reads {backend_name}: no Observation bundles at {os.path.normpath(OBSERVATION_BUNDLES)}")
+        return None, 0
+    log_path = os.path.join(out_dir, "logs", f"ingest-observations-{backend_name}.log")
+    code, stdout, _, _ = run_ingest(args.salus, db_url, OBSERVATION_BUNDLES, log_path, out_dir)
+    if code != 0:
+        failures.append(f"reads {backend_name}: ingest of the Observation bundles exited {code} "
+                        f"(see {log_path})")
+        return None, 0
+    return patient, observations
+
+
 def run_ingest(salus, url, data_dir, log_path, cwd):
     """One `salus ingest`, timed, with the child's peak RSS from wait4."""
     with open(log_path, "w") as err:
@@ -566,11 +601,14 @@ def run_wrk(args, url, seconds, latency=True):
 
 
 def reads_benchmark(args, backend_name, db_url, patient, out_dir, failures):
+    obs_patient, obs_count = load_observations(args, db_url, out_dir, failures, backend_name)
     endpoints = [
         ("Patient read", f"/fhir/Patient/{patient}"),
-        ("Observation?patient", f"/fhir/Observation?patient={patient}"),
         ("Encounter?patient&_count=10", f"/fhir/Encounter?patient={patient}&_count=10"),
     ]
+    if obs_patient is not None:
+        # The first page (50 entries by default) of a patient with hundreds of Observations.
+        endpoints.insert(1, ("Observation?patient", f"/fhir/Observation?patient={obs_patient}"))
     log_path = os.path.join(out_dir, "logs", f"serve-{backend_name}.log")
     server = Server(args.salus, db_url, log_path, out_dir)
     results = []
@@ -582,6 +620,8 @@ def reads_benchmark(args, backend_name, db_url, patient, out_dir, failures):
             entry = {"endpoint": name, "path": path, "probe": check, "loadavg_1m_before": loadavg()}
             if check.get("status") != 200:
                 failures.append(f"reads {backend_name} {name}: GET {path} answered {check}")
+            if "?" in path and not check.get("entries"):
+                failures.append(f"reads {backend_name} {name}: GET {path} found nothing to measure")
             if args.warmup > 0:
                 run_wrk(args, url, args.warmup, latency=False)
             cmd, text = run_wrk(args, url, args.duration)
@@ -607,6 +647,7 @@ def reads_benchmark(args, backend_name, db_url, patient, out_dir, failures):
     rss = round(server.usage.ru_maxrss / 1024.0, 1) if server.usage else None
     return {"backend": backend_name, "server": server.base, "server_peak_rss_mb": rss,
             "server_cpu_s": round(server.usage.ru_utime + server.usage.ru_stime, 1) if server.usage else None,
+            "observation_patient": obs_patient, "observation_patient_observations": obs_count,
             "endpoints": results}
 
 

@@ -132,7 +132,13 @@ fn synthea_bulk_export_round_trips() {
                 filtered.path().to_str().unwrap(),
             ],
         );
-        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{:?}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
         let got = ndjson_resources(filtered.path());
         assert!(got.keys().all(|(t, _)| t == "Condition" || t == "Patient"));
         assert_eq!(got.keys().filter(|(t, _)| t == "Patient").count(), 1);

@@ -13,6 +13,8 @@ pub struct Config {
     pub db: Option<String>,
     /// Database connections in the pool (default: twice the cores, at least 4).
     pub db_pool_size: Option<u32>,
+    /// MiB of resource bodies the server keeps in memory on PostgreSQL (default 64; 0: none).
+    pub db_body_cache_mb: Option<u64>,
     #[serde(default)]
     pub server: ServerSection,
     #[serde(default)]
@@ -115,6 +117,9 @@ impl Config {
         if self.db_pool_size == Some(0) {
             problems.push("db_pool_size must be at least 1");
         }
+        if self.db_body_cache_mb.is_some_and(|mb| mb > 1 << 20) {
+            problems.push("db_body_cache_mb must be at most 1048576 (1 TiB)");
+        }
         if self.server.request_timeout_secs == 0 {
             problems.push("server.request_timeout_secs must be at least 1");
         }
@@ -144,7 +149,7 @@ impl Config {
                 .unwrap_or(d.listen),
             max_body_bytes: self.server.max_body_bytes,
             max_ingest_bytes: self.server.max_ingest_bytes,
-            workers: self.server.workers.unwrap_or(d.workers),
+            workers: self.server.workers.or(d.workers),
             client_request_timeout: Duration::from_secs(self.server.request_timeout_secs),
             max_connections: self.server.max_connections,
             ingest_limits: self.limits(),

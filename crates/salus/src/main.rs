@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use salus_store::Store;
+use salus_store::{Store, StoreOptions};
 
 use crate::config::Config;
 
@@ -96,8 +96,16 @@ fn run(cli: Cli) -> Result<u8> {
         .db_pool_size
         .unwrap_or_else(salus_store::default_pool_size);
     let open = || {
-        Store::open_with_pool_size(&db, pool_size)
-            .with_context(|| "opening the database".to_string())
+        Store::open_with(
+            &db,
+            StoreOptions {
+                pool_size,
+                body_cache_bytes: config
+                    .db_body_cache_mb
+                    .map_or(salus_store::DEFAULT_BODY_CACHE_BYTES, |mb| mb << 20),
+            },
+        )
+        .with_context(|| "opening the database".to_string())
     };
     match cli.command {
         Command::Migrate => {

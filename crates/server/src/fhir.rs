@@ -8,14 +8,14 @@ use actix_web::{web, HttpRequest, HttpResponse, Scope};
 use futures_util::StreamExt;
 use salus_fhir::date::format_instant;
 use salus_fhir::reference::{for_each_reference_mut, parse, Target};
-use salus_fhir::search::{params_for, parse_query};
+use salus_fhir::search::{params_for, parse_query, Clause, SearchQuery};
 use salus_fhir::{prepare, schema, Issue, IssueCode, PreparedResource};
 use salus_ingest::WriteOutcome;
 use salus_store::{StoredResource, WriteRequest, Written};
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::{AppState, FHIR_JSON};
+use crate::{store_read, AppState, ReadCost, FHIR_JSON};
 
 pub fn scope() -> Scope {
     web::scope("/fhir")
@@ -111,6 +111,20 @@ fn check_type(resource_type: &str) -> Result<(), ApiError> {
     }
 }
 
+/// A search confined to one patient's resources or to named ids reads a bounded number of
+/// index rows; any other may scan a whole type.
+fn search_cost(query: &SearchQuery) -> ReadCost {
+    let bounded = query
+        .clauses
+        .iter()
+        .any(|c| matches!(c, Clause::Patient(_) | Clause::Id(_)));
+    if bounded {
+        ReadCost::Bounded
+    } else {
+        ReadCost::Unbounded
+    }
+}
+
 fn invalid(issues: Vec<Issue>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, issues)
 }
@@ -200,9 +214,12 @@ async fn read(
 ) -> Result<HttpResponse, ApiError> {
     let (resource_type, id) = path.into_inner();
     check_type(&resource_type)?;
-    let store = state.store.clone();
     let (t, i) = (resource_type.clone(), id.clone());
-    match web::block(move || store.read(&t, &i)).await?? {
+    match store_read(&state.store, ReadCost::Bounded, move |store| {
+        store.read(&t, &i)
+    })
+    .await?
+    {
         Some(stored) => Ok(resource_response(StatusCode::OK, &stored)),
         None => Err(ApiError::not_found(format!(
             "{resource_type}/{id} is not known to this server"
@@ -222,9 +239,12 @@ async fn vread(
             "a version id is a whole number, as in meta.versionId",
         )
     })?;
-    let store = state.store.clone();
     let (t, i) = (resource_type.clone(), id.clone());
-    match web::block(move || store.read_version(&t, &i, version)).await?? {
+    match store_read(&state.store, ReadCost::Bounded, move |store| {
+        store.read_version(&t, &i, version)
+    })
+    .await?
+    {
         Some(stored) => Ok(resource_response(StatusCode::OK, &stored)),
         None => Err(ApiError::not_found(format!(
             "{resource_type}/{id} has no version {version}"
@@ -247,18 +267,17 @@ async fn search(
         .is_some_and(|v| v.contains("handling=lenient"));
     let query = parse_query(&resource_type, &pairs, !lenient).map_err(invalid)?;
     let want_total = pairs.iter().any(|(k, v)| k == "_total" && v == "accurate");
-    let store = state.store.clone();
     let q = query.clone();
-    let (page, total) = web::block(move || {
+    let (page, total) = store_read(&state.store, search_cost(&query), move |store| {
         let page = store.search(&q)?;
         let total = if want_total {
             Some(store.search_count(&q)?)
         } else {
             None
         };
-        Ok::<_, salus_store::StoreError>((page, total))
+        Ok((page, total))
     })
-    .await??;
+    .await?;
 
     let base = base_url(&req);
     let self_query: Vec<String> = pairs
@@ -360,11 +379,12 @@ async fn current(
     resource_type: &str,
     id: &str,
 ) -> Result<StoredResource, ApiError> {
-    let store = state.store.clone();
     let (t, i) = (resource_type.to_owned(), id.to_owned());
-    web::block(move || store.read(&t, &i))
-        .await??
-        .ok_or_else(|| ApiError::internal("a resource just written cannot be read"))
+    store_read(&state.store, ReadCost::Bounded, move |store| {
+        store.read(&t, &i)
+    })
+    .await?
+    .ok_or_else(|| ApiError::internal("a resource just written cannot be read"))
 }
 
 fn written_response(
@@ -636,8 +656,7 @@ async fn if_none_exist(
     let mut q = parse_query(resource_type, &pairs, true)
         .map_err(|issues| entry_error(index, StatusCode::BAD_REQUEST, issues))?;
     q.count = 2;
-    let store = state.store.clone();
-    let page = web::block(move || store.search(&q)).await??;
+    let page = store_read(&state.store, search_cost(&q), move |store| store.search(&q)).await?;
     match page.resources.len() {
         0 => Ok(None),
         1 => Ok(Some(page.resources[0].id.clone())),

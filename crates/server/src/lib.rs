@@ -32,7 +32,10 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Largest accepted body for `POST /ingest`.
     pub max_ingest_bytes: usize,
-    pub workers: usize,
+    /// Async worker threads; `None`: one per core on SQLite, two per core on PostgreSQL, whose
+    /// in-place reads wait on the network (measured on 2 cores: Patient reads/s 14,900 with 2
+    /// workers, 17,000 with 4).
+    pub workers: Option<usize>,
     pub client_request_timeout: Duration,
     pub max_connections: usize,
     pub ingest_limits: Limits,
@@ -45,7 +48,7 @@ impl Default for ServerConfig {
             listen: "127.0.0.1:8080".into(),
             max_body_bytes: 32 << 20,
             max_ingest_bytes: 512 << 20,
-            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            workers: None,
             client_request_timeout: Duration::from_secs(30),
             max_connections: 4096,
             ingest_limits: Limits::default(),
@@ -61,12 +64,53 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
 }
 
+/// What a store read may cost, which decides where it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadCost {
+    /// A key lookup, or a search confined to one patient or to named ids: run in place on the
+    /// async worker. The hand-off to a blocking thread and back cost more than such a read
+    /// (SQLite Patient reads/s: 30,000 handed off, 41,000 in place; PostgreSQL p99 9.4 ms
+    /// handed off, 3.7 ms in place), and the readers' own pool means it never waits for a
+    /// writer's connection.
+    Bounded,
+    /// Anything that may scan (a `:contains` over a whole type, an unfiltered search): on the
+    /// blocking pool, so that it cannot stall the other requests of its worker.
+    Unbounded,
+}
+
+/// Run a store read where its cost says.
+pub(crate) async fn store_read<T, F>(
+    store: &Store,
+    cost: ReadCost,
+    read: F,
+) -> Result<T, error::ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Store) -> salus_store::Result<T> + Send + 'static,
+{
+    match cost {
+        ReadCost::Bounded => Ok(read(store)?),
+        ReadCost::Unbounded => {
+            let store = store.clone();
+            Ok(web::block(move || read(&store)).await??)
+        }
+    }
+}
+
 /// Register every route. Scopes `/fhir` and `/ingest` are where security middleware goes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(metrics::healthz))
         .route("/metrics", web::get().to(metrics::metrics))
         .service(web::scope("/ingest").route("", web::post().to(ingest::ingest)))
         .service(fhir::scope());
+}
+
+fn default_workers(backend: salus_store::Backend) -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    match backend {
+        salus_store::Backend::Sqlite => cores,
+        salus_store::Backend::Postgres => 2 * cores,
+    }
 }
 
 /// Bind, report the address actually bound (useful with port 0), and serve until stopped.
@@ -76,6 +120,9 @@ pub async fn serve(
     on_listening: impl FnOnce(SocketAddr),
 ) -> std::io::Result<()> {
     salus_fhir::schema::warm_up();
+    let workers = config
+        .workers
+        .unwrap_or_else(|| default_workers(store.backend()));
     let state = web::Data::new(AppState {
         store,
         config: config.clone(),
@@ -88,7 +135,7 @@ pub async fn serve(
             .configure(configure)
             .default_service(web::to(fhir::no_such_route))
     })
-    .workers(config.workers)
+    .workers(workers)
     .client_request_timeout(config.client_request_timeout)
     .max_connections(config.max_connections)
     .bind(&config.listen)?;

@@ -2,8 +2,11 @@
 //! with positional binds, load rows. SQL is written once with `?` placeholders; PostgreSQL gets
 //! them renumbered to `$n`.
 
+use diesel::backend::Backend;
 use diesel::pg::PgConnection;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, HasSqlType, Nullable, Text, Untyped};
 use diesel::sqlite::SqliteConnection;
 use diesel::{QueryResult, QueryableByName, RunQueryDsl};
 
@@ -105,6 +108,83 @@ impl Conn<'_> {
             Conn::Sqlite(c) => bind_all!(diesel::sqlite::Sqlite, sql, binds).load(*c),
             Conn::Pg(c) => bind_all!(diesel::pg::Pg, pg_placeholders(sql), binds).load(*c),
         }
+    }
+}
+
+/// Statements with more binds than this are not kept prepared: their shape (an `IN` list, a
+/// long `OR` of values) varies with the request, and each kept statement holds server memory.
+const MAX_PREPARED_BINDS: usize = 24;
+
+impl Conn<'_> {
+    /// Load rows with a statement the connection prepares once and keeps, keyed by its SQL.
+    ///
+    /// For the read paths (point reads, searches, counts), whose SQL has a handful of shapes:
+    /// on PostgreSQL an uncached statement costs a parse, a plan and an extra round trip per
+    /// request. Statements with many binds fall back to [`Conn::load`].
+    pub fn load_prepared<T>(&mut self, sql: &str, binds: Vec<Bind>) -> QueryResult<Vec<T>>
+    where
+        T: QueryableByName<diesel::sqlite::Sqlite> + QueryableByName<diesel::pg::Pg> + 'static,
+    {
+        if binds.len() > MAX_PREPARED_BINDS {
+            return self.load(sql, binds);
+        }
+        let query = PreparedSql { sql, binds };
+        match self {
+            Conn::Sqlite(c) => query.load(*c),
+            Conn::Pg(c) => query.load(*c),
+        }
+    }
+}
+
+/// Raw SQL with `?` placeholders and its binds, as a query diesel may keep prepared: unlike
+/// `sql_query`, it does not mark itself unsafe to cache, so diesel's per-connection statement
+/// cache keys it by its SQL text.
+struct PreparedSql<'a> {
+    sql: &'a str,
+    binds: Vec<Bind>,
+}
+
+impl QueryId for PreparedSql<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for PreparedSql<'_> {
+    type SqlType = Untyped;
+}
+
+impl<C> RunQueryDsl<C> for PreparedSql<'_> {}
+
+impl<DB> QueryFragment<DB> for PreparedSql<'_>
+where
+    DB: Backend + HasSqlType<Text> + HasSqlType<BigInt>,
+    String: ToSql<Text, DB>,
+    Option<String>: ToSql<Nullable<Text>, DB>,
+    i64: ToSql<BigInt, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        let mut pieces = self.sql.split('?');
+        out.push_sql(pieces.next().unwrap_or_default());
+        let mut binds = self.binds.iter();
+        for piece in pieces {
+            match binds.next() {
+                Some(Bind::Text(s)) => out.push_bind_param::<Text, _>(s)?,
+                Some(Bind::OptText(s)) => out.push_bind_param::<Nullable<Text>, _>(s)?,
+                Some(Bind::Int(n)) => out.push_bind_param::<BigInt, _>(n)?,
+                None => {
+                    return Err(diesel::result::Error::QueryBuilderError(
+                        "more placeholders than binds".into(),
+                    ))
+                }
+            }
+            out.push_sql(piece);
+        }
+        if binds.next().is_some() {
+            return Err(diesel::result::Error::QueryBuilderError(
+                "more binds than placeholders".into(),
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -9,6 +9,7 @@
 //! stores, versions, indexes and finds. It owns the clock for `lastUpdated` only through the
 //! `now` its callers pass in.
 
+mod body_cache;
 mod conn;
 mod pg_copy;
 mod pg_schema;
@@ -18,6 +19,7 @@ mod sink;
 pub mod testing;
 mod write;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -28,6 +30,7 @@ use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, QueryableByName};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+pub use body_cache::DEFAULT_BODY_CACHE_BYTES;
 pub use conn::{Bind, Conn};
 pub use search::{ScanFilter, SearchHit, SearchPage};
 pub use sink::{Clock, StoreSink};
@@ -52,6 +55,9 @@ pub enum StoreError {
     Pool(String),
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// The database breaks an invariant of the store (a bug or a hand edit).
+    #[error("the store is inconsistent: {0}")]
+    Inconsistent(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -82,16 +88,63 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
     }
 }
 
+/// Connections for reads only: `query_only`, so a bug cannot write through them.
+#[derive(Debug)]
+struct SqliteReaderPragmas;
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqliteReaderPragmas {
+    fn on_acquire(
+        &self,
+        conn: &mut SqliteConnection,
+    ) -> std::result::Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(
+            "PRAGMA busy_timeout = 10000; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; \
+             PRAGMA query_only = ON;",
+        )
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// Reads get a pool of their own on both backends, so that a read never queues behind writes
+/// holding every connection (an ingest's batches, a long transaction). On SQLite, with one
+/// writer at a time and readers that never wait for it (WAL), that makes a read's time its
+/// own; the server relies on it to run short reads in place on its async workers.
 #[derive(Clone)]
 enum Pools {
-    Sqlite(Pool<ConnectionManager<SqliteConnection>>),
-    Pg(Pool<ConnectionManager<PgConnection>>),
+    Sqlite {
+        writers: Pool<ConnectionManager<SqliteConnection>>,
+        readers: Pool<ConnectionManager<SqliteConnection>>,
+    },
+    Pg {
+        writers: Pool<ConnectionManager<PgConnection>>,
+        readers: Pool<ConnectionManager<PgConnection>>,
+    },
 }
 
 /// A handle to the store: cheap to clone, safe to share between threads.
 #[derive(Clone)]
 pub struct Store {
     pools: Pools,
+    /// Bodies by version key, on PostgreSQL only: SQLite hands out stored text as it is.
+    bodies: Option<Arc<body_cache::BodyCache>>,
+}
+
+/// How to open a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Connections per pool.
+    pub pool_size: u32,
+    /// Bytes of resource bodies kept in memory (PostgreSQL; 0 turns the cache off).
+    pub body_cache_bytes: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            pool_size: default_pool_size(),
+            body_cache_bytes: DEFAULT_BODY_CACHE_BYTES,
+        }
+    }
 }
 
 /// A pooled connection of either backend.
@@ -111,12 +164,13 @@ impl Pooled {
 
 impl Store {
     /// Open (and migrate) the database at `url`: `sqlite://PATH` or `postgres://…`, with the
-    /// default pool size.
+    /// default options.
     pub fn open(url: &str) -> Result<Store> {
-        Self::open_with_pool_size(url, default_pool_size())
+        Self::open_with(url, StoreOptions::default())
     }
 
-    pub fn open_with_pool_size(url: &str, pool_size: u32) -> Result<Store> {
+    pub fn open_with(url: &str, options: StoreOptions) -> Result<Store> {
+        let pool_size = options.pool_size;
         let store = if let Some(path) = url.strip_prefix("sqlite://") {
             if path.is_empty() {
                 return Err(StoreError::BadUrl("sqlite:// without a path".into()));
@@ -129,23 +183,35 @@ impl Store {
                 .map_err(|e| StoreError::Connect(e.to_string()))?;
             conn.run_pending_migrations(SQLITE_MIGRATIONS)
                 .map_err(|e| StoreError::Migration(e.to_string()))?;
-            let pool = pool_builder(pool_size)
+            let writers = pool_builder(pool_size)
                 .connection_customizer(Box::new(SqlitePragmas))
                 .build(ConnectionManager::new(path))
                 .map_err(|e| StoreError::Connect(e.to_string()))?;
+            let readers = pool_builder(pool_size)
+                .connection_customizer(Box::new(SqliteReaderPragmas))
+                .build(ConnectionManager::new(path))
+                .map_err(|e| StoreError::Connect(e.to_string()))?;
             Store {
-                pools: Pools::Sqlite(pool),
+                pools: Pools::Sqlite { writers, readers },
+                bodies: None,
             }
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let mut conn = PgConnection::establish(url)
                 .map_err(|e| StoreError::Connect(redact_url_error(&e.to_string())))?;
             conn.run_pending_migrations(POSTGRES_MIGRATIONS)
                 .map_err(|e| StoreError::Migration(e.to_string()))?;
-            let pool = pool_builder(pool_size)
-                .build(ConnectionManager::new(url))
-                .map_err(|e| StoreError::Connect(e.to_string()))?;
+            let pool = || {
+                pool_builder(pool_size)
+                    .build(ConnectionManager::new(url))
+                    .map_err(|e| StoreError::Connect(redact_url_error(&e.to_string())))
+            };
             Store {
-                pools: Pools::Pg(pool),
+                pools: Pools::Pg {
+                    writers: pool()?,
+                    readers: pool()?,
+                },
+                bodies: (options.body_cache_bytes > 0)
+                    .then(|| Arc::new(body_cache::BodyCache::new(options.body_cache_bytes))),
             }
         } else {
             let scheme = url.split_once("://").map_or("(none)", |(scheme, _)| scheme);
@@ -156,18 +222,24 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         match self.pools {
-            Pools::Sqlite(_) => Backend::Sqlite,
-            Pools::Pg(_) => Backend::Postgres,
+            Pools::Sqlite { .. } => Backend::Sqlite,
+            Pools::Pg { .. } => Backend::Postgres,
         }
     }
 
-    /// A connection from the pool.
+    /// A connection from the pool, for writing.
     pub fn connection(&self) -> Result<Pooled> {
         Ok(match &self.pools {
-            Pools::Sqlite(p) => {
-                Pooled::Sqlite(p.get().map_err(|e| StoreError::Pool(e.to_string()))?)
-            }
-            Pools::Pg(p) => Pooled::Pg(p.get().map_err(|e| StoreError::Pool(e.to_string()))?),
+            Pools::Sqlite { writers, .. } => Pooled::Sqlite(get(writers)?),
+            Pools::Pg { writers, .. } => Pooled::Pg(get(writers)?),
+        })
+    }
+
+    /// A connection for reading, from the readers' pool (read-only on SQLite).
+    pub(crate) fn reader(&self) -> Result<Pooled> {
+        Ok(match &self.pools {
+            Pools::Sqlite { readers, .. } => Pooled::Sqlite(get(readers)?),
+            Pools::Pg { readers, .. } => Pooled::Pg(get(readers)?),
         })
     }
 
@@ -183,7 +255,7 @@ impl Store {
 
     /// The current version of a resource: its JSON and version.
     pub fn read(&self, resource_type: &str, id: &str) -> Result<Option<StoredResource>> {
-        read::read(&mut self.connection()?, resource_type, id, None)
+        read::read(self, &mut self.reader()?, resource_type, id, None)
     }
 
     /// One version of a resource.
@@ -193,18 +265,18 @@ impl Store {
         id: &str,
         version: i64,
     ) -> Result<Option<StoredResource>> {
-        read::read(&mut self.connection()?, resource_type, id, Some(version))
+        read::read(self, &mut self.reader()?, resource_type, id, Some(version))
     }
 
     /// The number of current resources of a type (all types with `None`).
     pub fn count(&self, resource_type: Option<&str>) -> Result<i64> {
-        let mut pooled = self.connection()?;
+        let mut pooled = self.reader()?;
         let rows: Vec<CountRow> = match resource_type {
-            Some(t) => pooled.conn().load(
+            Some(t) => pooled.conn().load_prepared(
                 "SELECT COUNT(*) AS n FROM resource_versions WHERE is_current = 1 AND res_type = ?",
                 vec![t.into()],
             )?,
-            None => pooled.conn().load(
+            None => pooled.conn().load_prepared(
                 "SELECT COUNT(*) AS n FROM resource_versions WHERE is_current = 1",
                 vec![],
             )?,
@@ -214,7 +286,7 @@ impl Store {
 
     /// The resource types that have current resources, with their counts.
     pub fn type_counts(&self) -> Result<Vec<(String, i64)>> {
-        let mut pooled = self.connection()?;
+        let mut pooled = self.reader()?;
         let rows: Vec<TypeCountRow> = pooled.conn().load(
             "SELECT res_type, COUNT(*) AS n FROM resource_versions WHERE is_current = 1 GROUP BY res_type ORDER BY res_type",
             vec![],
@@ -223,12 +295,14 @@ impl Store {
     }
 
     /// Refresh the query planner's statistics; worth it after a bulk load, which otherwise leaves
-    /// PostgreSQL planning as if the tables were empty.
+    /// PostgreSQL planning as if the tables were empty. Not inside a transaction.
     pub fn analyze(&self) -> Result<()> {
         let mut pooled = self.connection()?;
         let sql = match self.backend() {
+            // VACUUM too: it marks the loaded pages all-visible, which lets searches answer
+            // from the indexes alone (index-only scans) instead of visiting every row.
             Backend::Postgres => {
-                "ANALYZE resource_versions, search_token, search_date, search_string"
+                "VACUUM (ANALYZE) resource_versions, search_token, search_date, search_string"
             }
             Backend::Sqlite => "PRAGMA optimize",
         };
@@ -245,9 +319,16 @@ impl Store {
 }
 
 /// Pool settings shared by both backends.
+fn get<M: diesel::r2d2::ManageConnection>(pool: &Pool<M>) -> Result<PooledConnection<M>> {
+    pool.get().map_err(|e| StoreError::Pool(e.to_string()))
+}
+
 fn pool_builder<M: diesel::r2d2::ManageConnection>(size: u32) -> diesel::r2d2::Builder<M> {
     Pool::builder()
         .max_size(size)
+        // Every connection opens up front (r2d2's default). With fewer kept idle, r2d2 opens
+        // replacements on background threads, and a CLI process exiting while one of them was
+        // inside SQLite's open crashed (SIGSEGV, seen under a loaded test run).
         .connection_timeout(Duration::from_secs(30))
         // A failed query surfaces as an error anyway; a check per checkout would cost a round
         // trip on every request.

@@ -15,7 +15,7 @@ use crate::write::WriteRequest;
 use crate::Store;
 
 /// A load that wrote at least this many versions refreshes the planner's statistics.
-const ANALYZE_AFTER_ROWS: usize = 5_000;
+const ANALYZE_AFTER_ROWS: usize = 1_000;
 
 /// "Now" in microseconds since the epoch; the store asks once per batch.
 pub type Clock = fn() -> i64;
