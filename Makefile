@@ -18,12 +18,16 @@ build: deps
 run: build
 	$(SALUS) --db $(DB) migrate
 	$(SALUS) --db $(DB) ingest --only-if-empty fixtures/demo
-	@echo
-	@echo "Try, in another terminal:"
-	@echo "  curl -s http://$(LISTEN)/fhir/Patient?name=testperson"
-	@echo "  curl -s 'http://$(LISTEN)/fhir/Observation?patient=demo-pat-1&code=http://loinc.org|44261-6'"
-	@echo "  curl -s http://$(LISTEN)/fhir/Patient/demo-pat-1"
-	@echo
+	@# A fresh demo token each run; the previous one is revoked. Shown once, as tokens are.
+	@$(SALUS) --db $(DB) token revoke make-run >/dev/null 2>&1 || true
+	@TOKEN=$$($(SALUS) --db $(DB) token create --role admin --name make-run 2>/dev/null) && \
+	echo && \
+	echo "Demo token (role admin, revoked by the next make run): $$TOKEN" && \
+	echo "Try, in another terminal:" && \
+	echo "  curl -s -H 'Authorization: Bearer $$TOKEN' 'http://$(LISTEN)/fhir/Patient?name=testperson'" && \
+	echo "  curl -s -H 'Authorization: Bearer $$TOKEN' 'http://$(LISTEN)/fhir/Observation?patient=demo-pat-1&code=http://loinc.org|44261-6'" && \
+	echo "  curl -s -H 'Authorization: Bearer $$TOKEN' http://$(LISTEN)/fhir/Patient/demo-pat-1" && \
+	echo
 	$(SALUS) --db $(DB) serve --listen $(LISTEN)
 
 ## Every test, on SQLite; on PostgreSQL too when SALUS_TEST_POSTGRES_URL is set (.ci/run sets it).

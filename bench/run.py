@@ -48,6 +48,9 @@ TARGETS = {
     "ingest_peak_rss_mb": 300,
     "read_requests_per_s": 15000,
     "read_p99_ms": 10,
+    # Authentication, authorization and audit together, against the same reads without audit
+    # writes: at most this fraction of read throughput.
+    "security_overhead": 0.10,
 }
 
 ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
@@ -477,10 +480,13 @@ def ingest_benchmark(args, backend, data, out_dir, failures):
 
 
 class Server:
-    def __init__(self, salus, url, log_path, cwd):
+    def __init__(self, salus, url, log_path, cwd, config=None):
         self.log_fh = open(log_path, "w")
+        env = child_env()
+        if config is not None:
+            env["SALUS_CONFIG"] = config
         self.proc = subprocess.Popen([salus, "--db", url, "serve", "--listen", "127.0.0.1:0"],
-                                     stdout=subprocess.PIPE, stderr=self.log_fh, env=child_env(),
+                                     stdout=subprocess.PIPE, stderr=self.log_fh, env=env,
                                      cwd=cwd)
         self.base = None
         self.usage = None
@@ -536,10 +542,20 @@ class Server:
         self.log_fh.close()
 
 
-def probe(url):
+def make_token(salus, db_url, cwd):
+    """An admin bearer token for the load (`salus token create`)."""
+    out = subprocess.run([salus, "--db", db_url, "token", "create", "--role", "admin", "--name", "bench"],
+                         capture_output=True, text=True, env=child_env(), cwd=cwd, timeout=60)
+    if out.returncode != 0:
+        raise RuntimeError(f"salus token create failed: {out.stderr.strip()}")
+    return out.stdout.strip()
+
+
+def probe(url, token):
     """One request before the load: the status, body size and (for a Bundle) entry count."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
     try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
+        with urllib.request.urlopen(request, timeout=10) as resp:
             body = resp.read()
             status = resp.status
     except urllib.error.HTTPError as e:
@@ -590,18 +606,56 @@ def parse_wrk(text):
     return out
 
 
-def run_wrk(args, url, seconds, latency=True):
+def run_wrk(args, url, seconds, token, latency=True):
     assert url.startswith("http://127.0.0.1:"), url  # never anything but the local server
-    cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s", "--timeout", "5s"]
+    cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s", "--timeout", "5s",
+           "-H", f"Authorization: Bearer {token}"]
     if latency:
         cmd.append("--latency")
     cmd.append(url)
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
-    return cmd, out.stdout + out.stderr
+    # The token is a secret: the recorded command line carries a placeholder.
+    shown = [c if not c.startswith("Authorization:") else "Authorization: Bearer <token>" for c in cmd]
+    return shown, out.stdout + out.stderr
+
+
+def measure_endpoint(args, server, backend_name, name, path, token, failures):
+    """Warm up, load-test one endpoint with wrk, and check what came back."""
+    url = server.base + path
+    check = probe(url, token)
+    entry = {"endpoint": name, "path": path, "probe": check, "loadavg_1m_before": loadavg()}
+    if check.get("status") != 200:
+        failures.append(f"reads {backend_name} {name}: GET {path} answered {check}")
+    if "?" in path and not check.get("entries"):
+        failures.append(f"reads {backend_name} {name}: GET {path} found nothing to measure")
+    if args.warmup > 0:
+        run_wrk(args, url, args.warmup, token, latency=False)
+    cmd, text = run_wrk(args, url, args.duration, token)
+    parsed = parse_wrk(text)
+    entry.update(parsed)
+    entry["wrk"] = " ".join(cmd)
+    entry["wrk_output"] = text
+    entry["targets"] = {"requests_per_s": TARGETS["read_requests_per_s"], "p99_ms": TARGETS["read_p99_ms"]}
+    entry["pass"] = {
+        "requests_per_s": (parsed["requests_per_s"] or 0) >= TARGETS["read_requests_per_s"],
+        "p99_ms": parsed["p99_ms"] is not None and parsed["p99_ms"] <= TARGETS["read_p99_ms"],
+    }
+    if parsed["requests_per_s"] is None:
+        failures.append(f"reads {backend_name} {name}: could not parse wrk output: {text[-300:]}")
+    if parsed["non_2xx"] or parsed["socket_errors"]:
+        failures.append(f"reads {backend_name} {name}: {parsed['non_2xx']} non-2xx responses, "
+                        f"{parsed['socket_errors']} socket errors")
+    log(f"  {name}: {parsed['requests_per_s']} req/s, p50 {parsed['p50_ms']} ms, "
+        f"p99 {parsed['p99_ms']} ms")
+    return entry
 
 
 def reads_benchmark(args, backend_name, db_url, patient, out_dir, failures):
+    """Reads with authentication, authorization and an AuditEvent per request (as served), then
+    the Patient read again on a server with audit writes off: the difference is what security
+    costs."""
     obs_patient, obs_count = load_observations(args, db_url, out_dir, failures, backend_name)
+    token = make_token(args.salus, db_url, out_dir)
     endpoints = [
         ("Patient read", f"/fhir/Patient/{patient}"),
         ("Encounter?patient&_count=10", f"/fhir/Encounter?patient={patient}&_count=10"),
@@ -615,40 +669,35 @@ def reads_benchmark(args, backend_name, db_url, patient, out_dir, failures):
     try:
         log(f"reads {backend_name}: server at {server.base}")
         for name, path in endpoints:
-            url = server.base + path
-            check = probe(url)
-            entry = {"endpoint": name, "path": path, "probe": check, "loadavg_1m_before": loadavg()}
-            if check.get("status") != 200:
-                failures.append(f"reads {backend_name} {name}: GET {path} answered {check}")
-            if "?" in path and not check.get("entries"):
-                failures.append(f"reads {backend_name} {name}: GET {path} found nothing to measure")
-            if args.warmup > 0:
-                run_wrk(args, url, args.warmup, latency=False)
-            cmd, text = run_wrk(args, url, args.duration)
-            parsed = parse_wrk(text)
-            entry.update(parsed)
-            entry["wrk"] = " ".join(cmd)
-            entry["wrk_output"] = text
-            entry["targets"] = {"requests_per_s": TARGETS["read_requests_per_s"], "p99_ms": TARGETS["read_p99_ms"]}
-            entry["pass"] = {
-                "requests_per_s": (parsed["requests_per_s"] or 0) >= TARGETS["read_requests_per_s"],
-                "p99_ms": parsed["p99_ms"] is not None and parsed["p99_ms"] <= TARGETS["read_p99_ms"],
-            }
-            if parsed["requests_per_s"] is None:
-                failures.append(f"reads {backend_name} {name}: could not parse wrk output: {text[-300:]}")
-            if parsed["non_2xx"] or parsed["socket_errors"]:
-                failures.append(f"reads {backend_name} {name}: {parsed['non_2xx']} non-2xx responses, "
-                                f"{parsed['socket_errors']} socket errors")
-            log(f"  {name}: {parsed['requests_per_s']} req/s, p50 {parsed['p50_ms']} ms, "
-                f"p99 {parsed['p99_ms']} ms")
-            results.append(entry)
+            results.append(measure_endpoint(args, server, backend_name, name, path, token, failures))
     finally:
         server.stop()
     rss = round(server.usage.ru_maxrss / 1024.0, 1) if server.usage else None
+    cpu = round(server.usage.ru_utime + server.usage.ru_stime, 1) if server.usage else None
+
+    # The same Patient read without audit writes (authentication and authorization still run).
+    config = os.path.join(out_dir, "audit-off.toml")
+    with open(config, "w") as fh:
+        fh.write("[audit]\nwrite = false\n")
+    quiet = Server(args.salus, db_url, os.path.join(out_dir, "logs", f"serve-{backend_name}-audit-off.log"),
+                   out_dir, config=config)
+    try:
+        off = measure_endpoint(args, quiet, backend_name, "Patient read, audit writes off",
+                               endpoints[0][1], token, failures)
+    finally:
+        quiet.stop()
+    on_rps = results[0].get("requests_per_s") or 0
+    off_rps = off.get("requests_per_s") or 0
+    overhead = round(1 - on_rps / off_rps, 3) if off_rps else None
+    security = {"with_audit_requests_per_s": on_rps, "audit_writes_off_requests_per_s": off_rps,
+                "overhead": overhead, "target_overhead": TARGETS["security_overhead"],
+                "pass": overhead is not None and overhead <= TARGETS["security_overhead"],
+                "audit_off_endpoint": off}
+    log(f"  security overhead on Patient reads: {overhead}")
     return {"backend": backend_name, "server": server.base, "server_peak_rss_mb": rss,
-            "server_cpu_s": round(server.usage.ru_utime + server.usage.ru_stime, 1) if server.usage else None,
-            "observation_patient": obs_patient, "observation_patient_observations": obs_count,
-            "endpoints": results}
+            "server_cpu_s": cpu, "observation_patient": obs_patient,
+            "observation_patient_observations": obs_count, "endpoints": results,
+            "security": security}
 
 
 # --------------------------------------------------------------------------- output
@@ -683,6 +732,14 @@ def print_table(ingest, reads):
             rows.append((label, "p50 ms", f"{e['p50_ms']}" if e.get("p50_ms") is not None else "?", "", ""))
             rows.append((label, "p99 ms", f"{e['p99_ms']}" if e.get("p99_ms") is not None else "?",
                          f"<= {TARGETS['read_p99_ms']}", verdict(e["pass"]["p99_ms"])))
+        sec = res.get("security")
+        if sec:
+            off = sec["audit_writes_off_requests_per_s"]
+            rows.append((f"{name} Patient read, audit off", "req/s", f"{off:,.0f}", "", ""))
+            overhead = sec["overhead"]
+            rows.append((f"{name} auth+audit cost", "% of reads/s",
+                         f"{overhead * 100:.1f}" if overhead is not None else "?",
+                         f"<= {TARGETS['security_overhead'] * 100:.0f}", verdict(sec["pass"])))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for i, r in enumerate(rows):
         line = "  ".join(c.ljust(w) if j in (0, 1, 4) else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths)))
@@ -816,6 +873,8 @@ def main():
     misses = [r for r in ingest["backends"].values() if not r.get("skipped") and not all(r["pass"].values())]
     misses += [e for r in reads["backends"].values() if not r.get("skipped")
                for e in r["endpoints"] if not all(e["pass"].values())]
+    misses += [r["security"] for r in reads["backends"].values()
+               if r.get("security") and not r["security"]["pass"]]
     if args.strict and misses:
         return 3
     return 0

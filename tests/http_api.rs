@@ -4,16 +4,14 @@
 mod common;
 
 use common::*;
-use reqwest::blocking::Client;
 use serde_json::{json, Value};
 
 const FHIR: &str = "application/fhir+json";
 
-fn client() -> Client {
-    Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .unwrap()
+/// A client with an admin token: these tests are about the FHIR interactions, not about who
+/// may use them (tests/security.rs is).
+fn client(db: &TestDb) -> reqwest::blocking::Client {
+    client_with_token(&make_token(db, "admin"))
 }
 
 fn outcome_text(v: &Value) -> String {
@@ -28,7 +26,7 @@ fn outcome_text(v: &Value) -> String {
 fn create_read_update_vread_search() {
     for db in all_databases() {
         let server = Server::start(&db);
-        let http = client();
+        let http = client(&db);
 
         let meta = http.get(server.url("/fhir/metadata")).send().unwrap();
         assert_eq!(meta.status(), 200);
@@ -157,7 +155,7 @@ fn create_read_update_vread_search() {
 fn errors_are_operation_outcomes_with_the_right_status() {
     let db = salus_store::testing::sqlite();
     let server = Server::start(&db);
-    let http = client();
+    let http = client(&db);
     let check = |resp: reqwest::blocking::Response, status: u16, needle: &str| {
         assert_eq!(resp.status(), status);
         assert!(resp.headers()["content-type"]
@@ -247,7 +245,7 @@ fn errors_are_operation_outcomes_with_the_right_status() {
 fn transactions_are_all_or_nothing_and_batches_are_not() {
     for db in all_databases() {
         let server = Server::start(&db);
-        let http = client();
+        let http = client(&db);
         let transaction = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
             {"fullUrl": "urn:uuid:aaaaaaaa-0000-0000-0000-000000000001",
              "resource": {"resourceType": "Patient", "identifier": [{"system": "urn:mrn", "value": "T1"}]},
@@ -341,7 +339,7 @@ fn transactions_are_all_or_nothing_and_batches_are_not() {
 fn paging_and_http_ingest() {
     for db in all_databases() {
         let server = Server::start(&db);
-        let http = client();
+        let http = client(&db);
         let ndjson: String = (0..7)
             .map(|i| format!("{{\"resourceType\":\"Patient\",\"id\":\"pg-{i}\",\"name\":[{{\"family\":\"Pager\"}}]}}\n"))
             .collect::<String>()

@@ -67,6 +67,42 @@ pub fn external(relative: &str) -> Option<PathBuf> {
     }
 }
 
+/// A new bearer token of `role`, made with `salus token create`.
+pub fn make_token(db: &TestDb, role: &str) -> String {
+    let out = run(
+        db,
+        &[
+            "token",
+            "create",
+            "--role",
+            role,
+            "--name",
+            &format!("test-{role}"),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "token create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A blocking HTTP client that sends `token` with every request.
+pub fn client_with_token(token: &str) -> reqwest::blocking::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
 pub fn scratch_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("a temporary directory")
 }
@@ -79,14 +115,37 @@ pub struct Server {
 
 impl Server {
     pub fn start(db: &TestDb) -> Server {
-        let mut child = salus()
+        Self::spawn(db, &[], None)
+    }
+
+    /// A server logging at the most verbose level, its standard error into `log`.
+    pub fn start_logging(db: &TestDb, log: &Path) -> Server {
+        Self::spawn(db, &[], Some(log))
+    }
+
+    /// A server with extra arguments after `serve --listen 127.0.0.1:0`.
+    pub fn start_with_args(db: &TestDb, extra: &[&str]) -> Server {
+        Self::spawn(db, extra, None)
+    }
+
+    fn spawn(db: &TestDb, extra: &[&str], log: Option<&Path>) -> Server {
+        let mut command = salus();
+        command
             .arg("--db")
             .arg(&db.url)
             .args(["serve", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn salus serve");
+            .args(extra)
+            .stdout(Stdio::piped());
+        match log {
+            Some(path) => {
+                let file = std::fs::File::create(path).expect("create the log file");
+                command.env("SALUS_LOG", "trace").stderr(file);
+            }
+            None => {
+                command.stderr(Stdio::inherit());
+            }
+        }
+        let mut child = command.spawn().expect("spawn salus serve");
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
         BufReader::new(stdout)
@@ -102,6 +161,24 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+}
+
+impl Server {
+    /// Stop the server as an operator would (SIGTERM) and wait: it finishes what it has
+    /// queued, audit entries included.
+    pub fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("salus serve did not stop within 30 s of SIGTERM");
     }
 }
 

@@ -21,6 +21,31 @@ pub struct Config {
     pub ingest: IngestSection,
     #[serde(default)]
     pub log: LogSection,
+    #[serde(default)]
+    pub audit: AuditSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSection {
+    /// Write an AuditEvent per protected request. `false` exists to measure what auditing
+    /// costs; a server running so logs a warning at start.
+    pub write: bool,
+    /// Hold each response until its audit entry is committed, not only queued.
+    pub wait_for_commit: bool,
+    /// Seconds a looked-up token is trusted before it is looked up again (the delay before a
+    /// revocation reaches a running server).
+    pub token_cache_secs: u64,
+}
+
+impl Default for AuditSection {
+    fn default() -> Self {
+        AuditSection {
+            write: true,
+            wait_for_commit: false,
+            token_cache_secs: 2,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -31,7 +56,12 @@ pub struct ServerSection {
     pub max_ingest_bytes: usize,
     pub workers: Option<usize>,
     pub request_timeout_secs: u64,
+    pub disconnect_timeout_secs: u64,
+    pub keep_alive_secs: u64,
+    pub max_header_bytes: usize,
     pub max_connections: usize,
+    /// The public base URL (`https://salus.example.org`), the audience of SMART assertions.
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerSection {
@@ -43,7 +73,11 @@ impl Default for ServerSection {
             max_ingest_bytes: d.max_ingest_bytes,
             workers: None,
             request_timeout_secs: d.client_request_timeout.as_secs(),
+            disconnect_timeout_secs: d.client_disconnect_timeout.as_secs(),
+            keep_alive_secs: d.keep_alive.as_secs(),
+            max_header_bytes: d.max_header_bytes,
             max_connections: d.max_connections,
+            public_url: None,
         }
     }
 }
@@ -120,6 +154,24 @@ impl Config {
         if self.db_body_cache_mb.is_some_and(|mb| mb > 1 << 20) {
             problems.push("db_body_cache_mb must be at most 1048576 (1 TiB)");
         }
+        if !(1024..=32 << 10).contains(&self.server.max_header_bytes) {
+            problems.push("server.max_header_bytes must be from 1024 to 32768 (actix-http refuses more than 32 KiB)");
+        }
+        if self.server.max_connections == 0 {
+            problems.push("server.max_connections must be at least 1");
+        }
+        if self.audit.token_cache_secs > 300 {
+            problems.push("audit.token_cache_secs must be at most 300 (a revoked token stays usable that long)");
+        }
+        if self
+            .server
+            .public_url
+            .as_deref()
+            .is_some_and(|u| !(u.starts_with("https://") || u.starts_with("http://")))
+        {
+            problems
+                .push("server.public_url must start with https:// (or http:// for local trials)");
+        }
         if self.server.request_timeout_secs == 0 {
             problems.push("server.request_timeout_secs must be at least 1");
         }
@@ -154,6 +206,13 @@ impl Config {
             max_connections: self.server.max_connections,
             ingest_limits: self.limits(),
             ingest_batch_size: self.ingest.batch_size,
+            public_url: self.server.public_url.clone(),
+            client_disconnect_timeout: Duration::from_secs(self.server.disconnect_timeout_secs),
+            keep_alive: Duration::from_secs(self.server.keep_alive_secs),
+            max_header_bytes: self.server.max_header_bytes,
+            audit_writes: self.audit.write,
+            audit_wait_for_commit: self.audit.wait_for_commit,
+            token_cache_ttl: Duration::from_secs(self.audit.token_cache_secs),
         }
     }
 }

@@ -88,5 +88,14 @@ pub fn run(store: &Store, args: ExportArgs) -> Result<u8> {
         args.out.display(),
         summary.join(", ")
     );
+    crate::security::audit_cli(
+        store,
+        "export",
+        args.patient
+            .iter()
+            .map(|p| format!("Patient/{p}"))
+            .collect(),
+        0,
+    )?;
     Ok(0)
 }

@@ -176,6 +176,7 @@ pub fn run(store: &Store, config: &Config, args: IngestArgs) -> Result<u8> {
     } else {
         print_summary(&report)?;
     }
+    crate::security::audit_cli(store, "ingest", vec![], 0)?;
     Ok(report.exit_code() as u8)
 }
 

@@ -4,8 +4,10 @@
 //! records rejected, every other kept); 3 refused by consent or policy.
 
 mod config;
+mod dev_cert;
 mod export;
 mod ingest;
+mod security;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +48,15 @@ enum Command {
     Ingest(ingest::IngestArgs),
     /// Write current resources as FHIR Bulk Data NDJSON files, one per type.
     Export(export::ExportArgs),
+    /// Bearer tokens: create (shown once), list, revoke.
+    #[command(subcommand)]
+    Token(security::TokenCommand),
+    /// SMART Backend Services clients: register (with a JWKS), list, revoke.
+    #[command(subcommand)]
+    Client(security::ClientCommand),
+    /// The audit trail: verify its hash chain.
+    #[command(subcommand)]
+    Audit(security::AuditCommand),
     /// Serve the FHIR REST API.
     Serve {
         /// Address to listen on.
@@ -61,6 +72,8 @@ enum Command {
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
     },
+    /// Write a self-signed certificate and key for trying HTTPS locally (not for production).
+    DevCert(dev_cert::DevCertArgs),
 }
 
 fn main() -> ExitCode {
@@ -119,29 +132,44 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Ingest(args) => ingest::run(&open()?, &config, args),
         Command::Export(args) => export::run(&open()?, args),
+        Command::Token(command) => security::token(&open()?, command),
+        Command::Client(command) => security::client(&open()?, command),
+        Command::Audit(command) => security::audit(&open()?, command),
         Command::Serve {
             listen,
             mllp,
             tls_cert,
-            tls_key: _,
+            tls_key,
         } => {
             if mllp.is_some() {
                 anyhow::bail!("--mllp: the HL7 v2 MLLP listener is not part of this version yet");
             }
-            if tls_cert.is_some() {
-                anyhow::bail!("--tls-cert/--tls-key: HTTPS is not part of this version yet; put a TLS-terminating proxy in front meanwhile");
-            }
+            // Checked before the database is opened: with a certificate that clients would
+            // reject, the server does not start at all. (clap makes the two flags go together.)
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => {
+                    Some(salus_server::tls::load(&cert, &key, chrono::Utc::now())?.config)
+                }
+                _ => None,
+            };
+            let scheme = if tls.is_some() { "https" } else { "http" };
             let store = open()?;
             let server_config = config.server(listen);
             actix_web::rt::System::new()
-                .block_on(salus_server::serve(store, server_config, |addr| {
-                    println!("salus listening on http://{addr}");
-                    use std::io::Write;
-                    let _ = std::io::stdout().flush();
-                }))
-                .context("serving HTTP")?;
+                .block_on(salus_server::serve_with_tls(
+                    store,
+                    server_config,
+                    tls,
+                    |addr| {
+                        println!("salus listening on {scheme}://{addr}");
+                        use std::io::Write;
+                        let _ = std::io::stdout().flush();
+                    },
+                ))
+                .with_context(|| format!("serving {}", scheme.to_uppercase()))?;
             Ok(0)
         }
+        Command::DevCert(args) => dev_cert::run(args),
     }
 }
 

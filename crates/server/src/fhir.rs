@@ -6,6 +6,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, Scope};
 use futures_util::StreamExt;
+use salus_auth::{authorize, Action, Principal};
 use salus_fhir::date::format_instant;
 use salus_fhir::reference::{for_each_reference_mut, parse, Target};
 use salus_fhir::search::{params_for, parse_query, Clause, SearchQuery};
@@ -22,6 +23,8 @@ pub fn scope() -> Scope {
         .route("/metadata", web::get().to(metadata))
         .route("", web::post().to(bundle))
         .route("/", web::post().to(bundle))
+        .route("/AuditEvent", web::get().to(crate::audit::search))
+        .route("/AuditEvent/{id}", web::get().to(crate::audit::read))
         .route("/{type}", web::get().to(search))
         .route("/{type}", web::post().to(create))
         .route("/{type}/{id}", web::get().to(read))
@@ -308,15 +311,18 @@ async fn search(
     out.push_str(r#","link":"#);
     out.push_str(&Value::Array(links).to_string());
     out.push_str(r#","entry":["#);
+    // The fullUrl prefix, escaped once: `base` comes from the Host header. Ids need no
+    // escaping (FHIR ids are [A-Za-z0-9-.]{1,64}, checked on write).
+    let prefix = Value::String(format!("{base}/{resource_type}/")).to_string();
+    let prefix = &prefix[..prefix.len() - 1];
     for (i, hit) in page.resources.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        let id = &hit.id;
-        out.push_str(&format!(
-            r#"{{"fullUrl":{},"resource":"#,
-            Value::String(format!("{base}/{resource_type}/{id}"))
-        ));
+        out.push_str(r#"{"fullUrl":"#);
+        out.push_str(prefix);
+        out.push_str(&hit.id);
+        out.push_str(r#"","resource":"#);
         out.push_str(&hit.body);
         out.push_str(r#","search":{"mode":"match"}}"#);
     }
@@ -558,7 +564,11 @@ async fn bundle(
 }
 
 /// Pass 1 of a write entry: method, target id and conditions. Reads happen in the caller.
-fn plan_entry(index: usize, entry: &Value) -> Result<(Planned, Option<String>), ApiError> {
+fn plan_entry(
+    index: usize,
+    entry: &Value,
+    principal: Option<&Principal>,
+) -> Result<(Planned, Option<String>), ApiError> {
     let request = entry.get("request").cloned().unwrap_or(Value::Null);
     let method = request
         .get("method")
@@ -629,6 +639,26 @@ fn plan_entry(index: usize, entry: &Value) -> Result<(Planned, Option<String>), 
             "request.method must be POST or PUT (GET, DELETE and PATCH entries are not supported)",
         )),
     }
+    // The Bundle as a whole was authorized by role; each entry is authorized as what it does,
+    // so a token's scopes hold inside a Bundle as outside it.
+    if let Some(principal) = principal {
+        let action = if method == "POST" {
+            Action::Create {
+                resource_type: resource_type.clone(),
+            }
+        } else {
+            Action::Update {
+                resource_type: resource_type.clone(),
+            }
+        };
+        authorize(principal, &action).map_err(|denial| {
+            entry_error(
+                index,
+                StatusCode::FORBIDDEN,
+                vec![Issue::error(IssueCode::Forbidden, denial.0)],
+            )
+        })?;
+    }
     let if_none_exist = request
         .get("ifNoneExist")
         .and_then(Value::as_str)
@@ -693,11 +723,12 @@ async fn transaction(
     entries: Vec<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let base = base_url(&req);
+    let principal = crate::auth::principal(&req);
     let mut planned = Vec::new();
     let mut full_urls: HashMap<String, String> = HashMap::new();
     let mut existing: HashMap<usize, String> = HashMap::new();
     for (i, entry) in entries.iter().enumerate() {
-        let (plan, full_url) = plan_entry(i, entry)?;
+        let (plan, full_url) = plan_entry(i, entry, principal.as_deref())?;
         let resource_type = plan.resource["resourceType"]
             .as_str()
             .unwrap_or_default()
@@ -769,10 +800,11 @@ async fn batch(
     entries: Vec<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let base = base_url(&req);
+    let principal = crate::auth::principal(&req);
     let mut response_entries = Vec::with_capacity(entries.len());
     for (i, entry) in entries.iter().enumerate() {
         let result = async {
-            let (plan, _) = plan_entry(i, entry)?;
+            let (plan, _) = plan_entry(i, entry, principal.as_deref())?;
             let resource_type = plan.resource["resourceType"].as_str().unwrap_or_default().to_owned();
             if let Some(query) = &plan.if_none_exist {
                 if let Some(found) = if_none_exist(&state, i, &resource_type, query).await? {

@@ -7,10 +7,14 @@
 //!
 //! Architecture invariant: no resource content, name, identifier or query value is ever logged.
 
+mod audit;
+pub mod auth;
 mod error;
 mod fhir;
 mod ingest;
 mod metrics;
+mod smart;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -19,6 +23,7 @@ use actix_web::{web, App, HttpServer};
 use salus_ingest::Limits;
 use salus_store::Store;
 
+pub use audit::append as append_audit;
 pub use error::ApiError;
 
 /// The FHIR JSON media type.
@@ -36,10 +41,27 @@ pub struct ServerConfig {
     /// in-place reads wait on the network (measured on 2 cores: Patient reads/s 14,900 with 2
     /// workers, 17,000 with 4).
     pub workers: Option<usize>,
+    /// Time a client has to send a request's head (slow clients are cut off).
     pub client_request_timeout: Duration,
+    /// Time a client has to acknowledge the connection's shutdown.
+    pub client_disconnect_timeout: Duration,
+    /// How long an idle kept-alive connection stays open.
+    pub keep_alive: Duration,
+    /// The most bytes of request headers accepted (actix-http itself refuses more than 32 KiB).
+    pub max_header_bytes: usize,
     pub max_connections: usize,
     pub ingest_limits: Limits,
     pub ingest_batch_size: usize,
+    /// The server's public base URL (`https://salus.example.org`): the audience SMART client
+    /// assertions must name. Without it, the URL the request was sent to.
+    pub public_url: Option<String>,
+    /// Write an AuditEvent per protected request. Off only to measure what auditing costs.
+    pub audit_writes: bool,
+    /// Hold each response until its audit entry is committed (default: until it is queued).
+    pub audit_wait_for_commit: bool,
+    /// How long a looked-up token is trusted before it is looked up again: the delay before a
+    /// revocation reaches a running server.
+    pub token_cache_ttl: Duration,
 }
 
 impl Default for ServerConfig {
@@ -50,9 +72,16 @@ impl Default for ServerConfig {
             max_ingest_bytes: 512 << 20,
             workers: None,
             client_request_timeout: Duration::from_secs(30),
+            client_disconnect_timeout: Duration::from_secs(5),
+            keep_alive: Duration::from_secs(75),
+            max_header_bytes: 16 << 10,
             max_connections: 4096,
             ingest_limits: Limits::default(),
             ingest_batch_size: 1000,
+            public_url: None,
+            audit_writes: true,
+            audit_wait_for_commit: false,
+            token_cache_ttl: Duration::from_secs(2),
         }
     }
 }
@@ -60,6 +89,8 @@ impl Default for ServerConfig {
 /// Shared state of the handlers.
 pub struct AppState {
     pub store: Store,
+    pub tokens: auth::TokenCache,
+    pub audit: audit::AuditWriter,
     pub config: ServerConfig,
     pub metrics: metrics::Metrics,
 }
@@ -97,10 +128,16 @@ where
     }
 }
 
-/// Register every route. Scopes `/fhir` and `/ingest` are where security middleware goes.
+/// Register every route. Who may call which is decided by `auth::classify` and `auth::guard`,
+/// which wrap them all.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(metrics::healthz))
         .route("/metrics", web::get().to(metrics::metrics))
+        .route(
+            "/.well-known/smart-configuration",
+            web::get().to(smart::configuration),
+        )
+        .route("/auth/token", web::post().to(smart::token_endpoint))
         .service(web::scope("/ingest").route("", web::post().to(ingest::ingest)))
         .service(fhir::scope());
 }
@@ -113,34 +150,65 @@ fn default_workers(backend: salus_store::Backend) -> usize {
     }
 }
 
-/// Bind, report the address actually bound (useful with port 0), and serve until stopped.
+/// Bind, report the address actually bound (useful with port 0), and serve plain HTTP until
+/// stopped.
 pub async fn serve(
     store: Store,
     config: ServerConfig,
+    on_listening: impl FnOnce(SocketAddr),
+) -> std::io::Result<()> {
+    serve_with_tls(store, config, None, on_listening).await
+}
+
+/// As [`serve`], but HTTPS only when `tls` is given (from [`tls::load`]): no plain-HTTP listener
+/// beside it, so that nothing, tokens included, can travel unencrypted by mistake.
+pub async fn serve_with_tls(
+    store: Store,
+    config: ServerConfig,
+    tls: Option<rustls::ServerConfig>,
     on_listening: impl FnOnce(SocketAddr),
 ) -> std::io::Result<()> {
     salus_fhir::schema::warm_up();
     let workers = config
         .workers
         .unwrap_or_else(|| default_workers(store.backend()));
+    store.start_checkpointer(Duration::from_millis(500));
+    let audit = if config.audit_writes {
+        audit::AuditWriter::start(store.clone(), config.audit_wait_for_commit)
+    } else {
+        tracing::warn!("audit writes are off (audit.write = false): requests leave no trace; never run a service like this");
+        audit::AuditWriter::disabled()
+    };
+    let writer = audit.clone();
     let state = web::Data::new(AppState {
         store,
+        tokens: auth::TokenCache::new(config.token_cache_ttl),
+        audit,
         config: config.clone(),
         metrics: metrics::Metrics::default(),
     });
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap(actix_web::middleware::from_fn(auth::guard))
             .wrap(actix_web::middleware::from_fn(metrics::count_requests))
             .configure(configure)
             .default_service(web::to(fhir::no_such_route))
     })
     .workers(workers)
     .client_request_timeout(config.client_request_timeout)
-    .max_connections(config.max_connections)
-    .bind(&config.listen)?;
+    .client_disconnect_timeout(config.client_disconnect_timeout)
+    .keep_alive(config.keep_alive)
+    .max_connections(config.max_connections);
+    let server = match tls {
+        Some(tls) => server.bind_rustls_0_23(&config.listen, tls)?,
+        None => server.bind(&config.listen)?,
+    };
     if let Some(addr) = server.addrs().first() {
         on_listening(*addr);
     }
-    server.run().await
+    let result = server.run().await;
+    // The queued audit entries are written before the process ends.
+    writer.shutdown();
+    result
 }

@@ -2,10 +2,15 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
+use actix_web::ResponseError;
 use actix_web::{web, HttpResponse};
+use salus_fhir::{Issue, IssueCode};
+use tracing::Instrument;
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -17,27 +22,63 @@ pub struct Metrics {
     pub ingested: AtomicU64,
 }
 
+/// Counts requests, gives each a request id (in the `X-Request-Id` response header and on every
+/// log line the request causes, through a tracing span) and logs one line per request.
 pub async fn count_requests(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let started = std::time::Instant::now();
     let method = req.method().clone();
     // The route pattern (`/fhir/{type}/{id}`), never the concrete path or query: those can
-    // carry identifiers and search values.
+    // carry identifiers and search values. The request id is ours, never the client's: a
+    // client-chosen id could carry anything.
     let route = req
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
-    let response = next.call(req).await?;
+    if let Some(state) = &state {
+        let header_bytes: usize = req
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 4)
+            .sum();
+        let limit = state.config.max_header_bytes;
+        if header_bytes > limit {
+            let error = ApiError::new(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                vec![Issue::error(
+                    IssueCode::TooLong,
+                    format!("the request headers are {header_bytes} bytes; the limit is {limit} (server.max_header_bytes)"),
+                )],
+            );
+            return Ok(req
+                .into_response(error.error_response())
+                .map_into_right_body());
+        }
+    }
+    let request_id = uuid::Uuid::new_v4().simple().to_string();
+    let span = tracing::info_span!("request", id = %request_id, %method, %route);
+    let mut response = next.call(req).instrument(span.clone()).await?;
     let status = response.status().as_u16();
     if let Some(state) = state {
         let class = (status / 100).clamp(1, 5) as usize - 1;
         state.metrics.by_class[class].fetch_add(1, Ordering::Relaxed);
     }
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), value);
+    }
     // Debug level: a line per request costs a tenth of a point read; SALUS_LOG=debug shows them.
-    tracing::debug!(%method, %route, status, elapsed_us = started.elapsed().as_micros() as u64, "request");
-    Ok(response)
+    span.in_scope(|| {
+        tracing::debug!(
+            status,
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "request"
+        )
+    });
+    Ok(response.map_into_left_body())
 }
 
 pub async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

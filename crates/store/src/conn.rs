@@ -16,6 +16,7 @@ pub enum Bind {
     Text(String),
     OptText(Option<String>),
     Int(i64),
+    OptInt(Option<i64>),
 }
 
 impl From<&str> for Bind {
@@ -53,6 +54,7 @@ macro_rules! bind_all {
                 Bind::Text(s) => query.bind::<Text, _>(s),
                 Bind::OptText(s) => query.bind::<Nullable<Text>, _>(s),
                 Bind::Int(n) => query.bind::<BigInt, _>(n),
+                Bind::OptInt(n) => query.bind::<Nullable<BigInt>, _>(n),
             };
         }
         query
@@ -136,6 +138,18 @@ impl Conn<'_> {
     }
 }
 
+impl Conn<'_> {
+    /// Execute a statement the connection prepares once and keeps. For statements of a fixed
+    /// shape only (a fixed number of rows per INSERT): each shape stays in the cache.
+    pub fn execute_prepared(&mut self, sql: &str, binds: Vec<Bind>) -> QueryResult<usize> {
+        let query = PreparedSql { sql, binds };
+        match self {
+            Conn::Sqlite(c) => query.execute(*c),
+            Conn::Pg(c) => query.execute(*c),
+        }
+    }
+}
+
 /// Raw SQL with `?` placeholders and its binds, as a query diesel may keep prepared: unlike
 /// `sql_query`, it does not mark itself unsafe to cache, so diesel's per-connection statement
 /// cache keys it by its SQL text.
@@ -161,6 +175,7 @@ where
     String: ToSql<Text, DB>,
     Option<String>: ToSql<Nullable<Text>, DB>,
     i64: ToSql<BigInt, DB>,
+    Option<i64>: ToSql<Nullable<BigInt>, DB>,
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         let mut pieces = self.sql.split('?');
@@ -171,6 +186,7 @@ where
                 Some(Bind::Text(s)) => out.push_bind_param::<Text, _>(s)?,
                 Some(Bind::OptText(s)) => out.push_bind_param::<Nullable<Text>, _>(s)?,
                 Some(Bind::Int(n)) => out.push_bind_param::<BigInt, _>(n)?,
+                Some(Bind::OptInt(n)) => out.push_bind_param::<Nullable<BigInt>, _>(n)?,
                 None => {
                     return Err(diesel::result::Error::QueryBuilderError(
                         "more placeholders than binds".into(),

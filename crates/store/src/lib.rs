@@ -15,6 +15,7 @@ mod pg_copy;
 mod pg_schema;
 mod read;
 mod search;
+mod security;
 mod sink;
 pub mod testing;
 mod write;
@@ -33,6 +34,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 pub use body_cache::DEFAULT_BODY_CACHE_BYTES;
 pub use conn::{Bind, Conn};
 pub use search::{ScanFilter, SearchHit, SearchPage};
+pub use security::{AuditRow, ClientRow, TokenRow};
 pub use sink::{Clock, StoreSink};
 pub use write::{WriteError, WriteRequest, Written};
 
@@ -227,6 +229,33 @@ impl Store {
         }
     }
 
+    /// On SQLite, start a thread that checkpoints the write-ahead log every `every`, so that a
+    /// long-running server's commits never pay for a checkpoint themselves. Why: the automatic
+    /// checkpoint runs inside the commit that crosses the threshold; with an AuditEvent per
+    /// request that commit stalled every request waiting on it (p99 ~200 ms). A PASSIVE
+    /// checkpoint waits for no reader or writer. Does nothing on PostgreSQL.
+    pub fn start_checkpointer(&self, every: Duration) {
+        let Pools::Sqlite { readers, .. } = &self.pools else {
+            return;
+        };
+        let readers = readers.clone();
+        let spawned = std::thread::Builder::new()
+            .name("salus-wal-checkpoint".into())
+            .spawn(move || loop {
+                std::thread::sleep(every);
+                // A reader connection: checkpointing writes the database file, not through
+                // SQL, so `query_only` does not stop it, and no writer's connection is taken.
+                if let Ok(mut conn) = readers.get() {
+                    if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
+                        tracing::warn!(error = %e, "WAL checkpoint failed");
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "could not start the WAL checkpoint thread");
+        }
+    }
+
     /// A connection from the pool, for writing.
     pub fn connection(&self) -> Result<Pooled> {
         Ok(match &self.pools {
@@ -313,7 +342,9 @@ impl Store {
     /// Is the database reachable? (for `/healthz`)
     pub fn ping(&self) -> Result<()> {
         let mut pooled = self.connection()?;
-        let _: Vec<CountRow> = pooled.conn().load("SELECT 1 AS n", vec![])?;
+        let _: Vec<CountRow> = pooled
+            .conn()
+            .load("SELECT CAST(1 AS BIGINT) AS n", vec![])?;
         Ok(())
     }
 }

@@ -43,3 +43,16 @@ diesel::table! {
         value -> Text,
     }
 }
+diesel::table! {
+    audit_events (seq) {
+        seq -> BigInt,
+        line -> Text,
+        hash -> Text,
+    }
+}
+diesel::table! {
+    audit_entities (reference, seq) {
+        reference -> Text,
+        seq -> BigInt,
+    }
+}

@@ -1,0 +1,321 @@
+//! What the security layer keeps: bearer tokens (as hashes), SMART clients and the assertion
+//! ids they used, and the hash-chained audit trail. The store keeps and finds; `salus-auth`
+//! decides what the rows mean.
+
+use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::QueryableByName;
+
+use crate::conn::Bind;
+use crate::pg_copy::CopyTable;
+use crate::{Backend, Result, Store};
+
+/// A stored bearer token (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct TokenRow {
+    #[diesel(sql_type = Text)]
+    pub id: String,
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = Text)]
+    pub role: String,
+    #[diesel(sql_type = Text)]
+    pub scopes: String,
+    #[diesel(sql_type = Text)]
+    pub token_hash: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub client_id: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    pub created_at: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub expires_at: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub revoked_at: Option<i64>,
+}
+
+/// A registered SMART Backend Services client.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct ClientRow {
+    #[diesel(sql_type = Text)]
+    pub id: String,
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = Text)]
+    pub role: String,
+    #[diesel(sql_type = Text)]
+    pub scopes: String,
+    #[diesel(sql_type = Text)]
+    pub jwks: String,
+    #[diesel(sql_type = BigInt)]
+    pub created_at: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub revoked_at: Option<i64>,
+}
+
+/// One audit ledger entry, to append or as read back: its place, its canonical line and its
+/// hash. The store keeps it; `salus-auth` says what the line means and how it is hashed.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct AuditRow {
+    #[diesel(sql_type = BigInt)]
+    pub seq: i64,
+    #[diesel(sql_type = Text)]
+    pub line: String,
+    #[diesel(sql_type = Text)]
+    pub hash: String,
+}
+
+/// Rows per multi-row INSERT in [`insert_chunked`].
+const ROWS_PER_INSERT: usize = 32;
+
+/// Insert rows `ROWS_PER_INSERT` at a time, the rest one by one: two statement shapes in all.
+fn insert_chunked(
+    conn: &mut crate::Conn<'_>,
+    table: &str,
+    columns: usize,
+    rows: Vec<Vec<Bind>>,
+) -> Result<()> {
+    let full = format!(
+        "INSERT INTO {table} VALUES {}",
+        crate::conn::values_list(ROWS_PER_INSERT, columns)
+    );
+    let single = format!(
+        "INSERT INTO {table} VALUES {}",
+        crate::conn::values_list(1, columns)
+    );
+    let mut pending: Vec<Vec<Bind>> = Vec::with_capacity(ROWS_PER_INSERT);
+    for row in rows {
+        pending.push(row);
+        if pending.len() == ROWS_PER_INSERT {
+            conn.execute_prepared(&full, pending.drain(..).flatten().collect())?;
+        }
+    }
+    for row in pending {
+        conn.execute_prepared(&single, row)?;
+    }
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct HeadRow {
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+    #[diesel(sql_type = Text)]
+    hash: String,
+}
+
+const TOKEN_COLUMNS: &str =
+    "id, name, role, scopes, token_hash, client_id, created_at, expires_at, revoked_at";
+const CLIENT_COLUMNS: &str = "id, name, role, scopes, jwks, created_at, revoked_at";
+
+impl Store {
+    pub fn create_token(&self, token: &TokenRow) -> Result<()> {
+        let mut pooled = self.connection()?;
+        pooled.conn().execute(
+            &format!("INSERT INTO api_tokens ({TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+            vec![
+                token.id.as_str().into(),
+                token.name.as_str().into(),
+                token.role.as_str().into(),
+                token.scopes.as_str().into(),
+                token.token_hash.as_str().into(),
+                Bind::OptText(token.client_id.clone()),
+                Bind::Int(token.created_at),
+                Bind::OptInt(token.expires_at),
+                Bind::OptInt(token.revoked_at),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The token with this hash, revoked or not (the caller decides).
+    pub fn find_token(&self, token_hash: &str) -> Result<Option<TokenRow>> {
+        let mut pooled = self.reader()?;
+        let mut rows: Vec<TokenRow> = pooled.conn().load_prepared(
+            &format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = ?"),
+            vec![token_hash.into()],
+        )?;
+        Ok(rows.pop())
+    }
+
+    /// Tokens made with `salus token create` (not the short-lived ones issued to clients).
+    pub fn list_tokens(&self) -> Result<Vec<TokenRow>> {
+        let mut pooled = self.reader()?;
+        Ok(pooled.conn().load(
+            &format!(
+                "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE client_id IS NULL ORDER BY created_at, id"
+            ),
+            vec![],
+        )?)
+    }
+
+    /// Revoke the tokens with this id or name; how many were revoked.
+    pub fn revoke_token(&self, id_or_name: &str, now: i64) -> Result<usize> {
+        let mut pooled = self.connection()?;
+        Ok(pooled.conn().execute(
+            "UPDATE api_tokens SET revoked_at = ? WHERE (id = ? OR name = ?) AND revoked_at IS NULL AND client_id IS NULL",
+            vec![Bind::Int(now), id_or_name.into(), id_or_name.into()],
+        )?)
+    }
+
+    pub fn register_client(&self, client: &ClientRow) -> Result<()> {
+        let mut pooled = self.connection()?;
+        pooled.conn().execute(
+            &format!("INSERT INTO smart_clients ({CLIENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+            vec![
+                client.id.as_str().into(),
+                client.name.as_str().into(),
+                client.role.as_str().into(),
+                client.scopes.as_str().into(),
+                client.jwks.as_str().into(),
+                Bind::Int(client.created_at),
+                Bind::OptInt(client.revoked_at),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn find_client(&self, id: &str) -> Result<Option<ClientRow>> {
+        let mut pooled = self.reader()?;
+        let mut rows: Vec<ClientRow> = pooled.conn().load_prepared(
+            &format!("SELECT {CLIENT_COLUMNS} FROM smart_clients WHERE id = ?"),
+            vec![id.into()],
+        )?;
+        Ok(rows.pop())
+    }
+
+    pub fn list_clients(&self) -> Result<Vec<ClientRow>> {
+        let mut pooled = self.reader()?;
+        Ok(pooled.conn().load(
+            &format!("SELECT {CLIENT_COLUMNS} FROM smart_clients ORDER BY created_at, id"),
+            vec![],
+        )?)
+    }
+
+    /// Revoke a client and every access token issued to it; how many clients were revoked.
+    pub fn revoke_client(&self, id_or_name: &str, now: i64) -> Result<usize> {
+        self.transaction(|conn| {
+            let n = conn.execute(
+                "UPDATE smart_clients SET revoked_at = ? WHERE (id = ? OR name = ?) AND revoked_at IS NULL",
+                vec![Bind::Int(now), id_or_name.into(), id_or_name.into()],
+            )?;
+            conn.execute(
+                "UPDATE api_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND client_id IN \
+                 (SELECT id FROM smart_clients WHERE id = ? OR name = ?)",
+                vec![Bind::Int(now), id_or_name.into(), id_or_name.into()],
+            )?;
+            Ok(n)
+        })
+    }
+
+    /// Remember an assertion id until it expires. `false` when it was already used: a replay.
+    /// Expired ids and expired access tokens are cleared on the way.
+    pub fn remember_jti(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool> {
+        self.transaction(|conn| {
+            conn.execute("DELETE FROM smart_jtis WHERE expires_at < ?", vec![Bind::Int(now)])?;
+            conn.execute(
+                "DELETE FROM api_tokens WHERE client_id IS NOT NULL AND expires_at < ?",
+                vec![Bind::Int(now - 86_400_000_000)],
+            )?;
+            let inserted = conn.execute(
+                "INSERT INTO smart_jtis (client_id, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                vec![client_id.into(), jti.into(), Bind::Int(expires_at)],
+            )?;
+            Ok(inserted == 1)
+        })
+    }
+
+    /// Append audit entries at the end of the chain, in one transaction that holds the chain
+    /// (other appenders, in this process or another, wait): `make` gets the last entry's
+    /// sequence number and hash (0 and `genesis` for an empty trail) and returns the rows with
+    /// their references.
+    pub fn append_audit<F>(&self, genesis: &str, make: F) -> Result<usize>
+    where
+        F: FnOnce(i64, &str) -> Vec<(AuditRow, Vec<String>)>,
+    {
+        let backend = self.backend();
+        self.transaction(|conn| {
+            if backend == Backend::Postgres {
+                // SQLite's IMMEDIATE transaction already excludes other writers; PostgreSQL
+                // needs a lock that makes the read of the head and the insert one step.
+                conn.execute_prepared("SELECT pg_advisory_xact_lock(7318004113)", vec![])?;
+            }
+            let head: Vec<HeadRow> = conn.load_prepared(
+                "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
+                vec![],
+            )?;
+            let (seq, hash) = head
+                .first()
+                .map_or((0, genesis.to_owned()), |h| (h.seq, h.hash.clone()));
+            let rows = make(seq, &hash);
+            let count = rows.len();
+            // Fixed-size multi-row INSERTs, so that both shapes stay prepared: a group of a
+            // few hundred entries costs a handful of statements rather than one per row.
+            let mut entries = Vec::with_capacity(rows.len());
+            let mut references = Vec::new();
+            for (row, refs) in rows {
+                for reference in refs {
+                    references.push(vec![reference.into(), Bind::Int(row.seq)]);
+                }
+                entries.push(vec![Bind::Int(row.seq), row.line.into(), row.hash.into()]);
+            }
+            if conn.is_postgres() {
+                // COPY: a third of the cost of INSERTs per row on PostgreSQL's side.
+                conn.insert_rows(
+                    CopyTable::AuditEvents,
+                    "audit_events (seq, line, hash)",
+                    3,
+                    entries.into_iter().flatten().collect(),
+                )?;
+                conn.insert_rows(
+                    CopyTable::AuditEntities,
+                    "audit_entities (reference, seq)",
+                    2,
+                    references.into_iter().flatten().collect(),
+                )?;
+            } else {
+                insert_chunked(conn, "audit_events (seq, line, hash)", 3, entries)?;
+                insert_chunked(conn, "audit_entities (reference, seq)", 2, references)?;
+            }
+            Ok(count)
+        })
+    }
+
+    /// Audit entries in chain order after `after`, at most `limit` (for verification).
+    pub fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRow>> {
+        let mut pooled = self.reader()?;
+        Ok(pooled.conn().load_prepared(
+            "SELECT seq, line, hash FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?",
+            vec![Bind::Int(after), Bind::Int(limit)],
+        )?)
+    }
+
+    /// One audit entry by its sequence number.
+    pub fn audit_entry(&self, seq: i64) -> Result<Option<AuditRow>> {
+        let mut pooled = self.reader()?;
+        let mut rows: Vec<AuditRow> = pooled.conn().load_prepared(
+            "SELECT seq, line, hash FROM audit_events WHERE seq = ?",
+            vec![Bind::Int(seq)],
+        )?;
+        Ok(rows.pop())
+    }
+
+    /// Entries naming `reference`, in chain order after `after`, at most `limit`.
+    pub fn audit_page_naming(
+        &self,
+        reference: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>> {
+        let mut pooled = self.reader()?;
+        Ok(pooled.conn().load_prepared(
+            "SELECT seq, line, hash FROM audit_events WHERE seq IN \
+             (SELECT seq FROM audit_entities WHERE reference = ? AND seq > ? ORDER BY seq LIMIT ?) ORDER BY seq",
+            vec![reference.into(), Bind::Int(after), Bind::Int(limit)],
+        )?)
+    }
+}
