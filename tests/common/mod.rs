@@ -173,7 +173,11 @@ impl Server {
             .status();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while std::time::Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                assert!(
+                    status.success(),
+                    "salus serve exited with {status} on SIGTERM"
+                );
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(20));

@@ -284,31 +284,35 @@ impl Default for Verifier {
 }
 
 impl Verifier {
+    /// Check the next entry. An entry's number is the one its line carries (the store's
+    /// position can shift when lines are removed); it must be the next in the chain.
     pub fn push(&mut self, entry: &StoredEntry) -> Result<(), ChainBreak> {
-        if entry.sequence != self.expected_sequence {
-            return Err(ChainBreak {
-                sequence: self.expected_sequence,
-                reason: format!(
-                    "entry {} is missing (the next stored entry is {})",
-                    self.expected_sequence, entry.sequence
-                ),
-            });
-        }
-        let fail = |reason: &str| ChainBreak {
-            sequence: entry.sequence,
-            reason: reason.to_owned(),
+        let expected = self.expected_sequence;
+        let fail = |sequence: i64, reason: String| ChainBreak { sequence, reason };
+        let Some((sequence, _)) = parse_ledger_line(&entry.line) else {
+            return Err(fail(
+                expected,
+                format!("entry {expected} is not a ledger line: it was altered"),
+            ));
         };
-        match parse_ledger_line(&entry.line) {
-            Some((sequence, _)) if sequence == entry.sequence => {}
-            Some(_) => return Err(fail(
-                "the entry's own sequence number differs from its place: it was moved or altered",
-            )),
-            None => return Err(fail("the entry is not a ledger line: it was altered")),
+        if sequence > expected {
+            return Err(fail(
+                expected,
+                format!("entry {expected} is missing (the next stored entry is {sequence})"),
+            ));
+        }
+        if sequence < expected {
+            return Err(fail(
+                expected,
+                format!("entry {sequence} appears again where entry {expected} belongs: entries were copied or reordered"),
+            ));
         }
         let recomputed = line_hash(&self.previous, &entry.line);
         if recomputed != entry.hash {
             return Err(fail(
-                "the entry does not match its hash: it was altered, or the entry before it was",
+                sequence,
+                "the entry does not match its hash: it was altered, or the entry before it was"
+                    .into(),
             ));
         }
         self.previous = recomputed;

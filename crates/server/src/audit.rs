@@ -8,6 +8,7 @@
 //! lose is the queue of the last moments. `audit.wait_for_commit = true` makes every response
 //! wait until its entry is committed, at the cost measured by `make bench`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -23,8 +24,8 @@ use crate::error::ApiError;
 use crate::fhir::query_pairs;
 use crate::{AppState, FHIR_JSON};
 
-/// The most entries appended in one transaction.
-const MAX_GROUP: usize = 4096;
+/// The most entries appended in one transaction (one ledger block).
+const MAX_GROUP: usize = salus_store::MAX_BLOCK_ENTRIES as usize;
 /// Entries queued before requests wait for the writer.
 const QUEUE: usize = 65_536;
 
@@ -33,8 +34,9 @@ enum Job {
         Box<AuditRecord>,
         Option<oneshot::Sender<Result<(), String>>>,
     ),
-    /// Write what is queued, answer, and stop.
-    Stop(oneshot::Sender<()>),
+    /// Write what is queued, answer, and stop. (A std channel: the answer is awaited by a
+    /// blocking receive at shutdown, which tokio's channels refuse inside a runtime.)
+    Stop(std::sync::mpsc::SyncSender<()>),
 }
 
 /// A handle to the writer thread; `None` inside when audit writes are off (benchmarks only).
@@ -43,20 +45,29 @@ pub struct AuditWriter {
     jobs: Option<SyncSender<Job>>,
     wait_for_commit: bool,
     thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+    /// Set at shutdown: a writer still failing then gives up after [`SHUTDOWN_GRACE`] rather
+    /// than hold the process forever.
+    stopping: Arc<AtomicBool>,
 }
+
+/// How long a stopping server keeps retrying a failing audit write.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 impl AuditWriter {
     /// Start the writer thread over `store`.
     pub fn start(store: Store, wait_for_commit: bool) -> AuditWriter {
         let (jobs, queue) = sync_channel::<Job>(QUEUE);
+        let stopping = Arc::new(AtomicBool::new(false));
+        let flag = stopping.clone();
         let thread = std::thread::Builder::new()
             .name("salus-audit-writer".into())
-            .spawn(move || write_loop(&store, &queue, tick(wait_for_commit)))
+            .spawn(move || write_loop(&store, &queue, tick(wait_for_commit), &flag))
             .expect("spawn the audit writer thread");
         AuditWriter {
             jobs: Some(jobs),
             wait_for_commit,
             thread: Arc::new(Mutex::new(Some(thread))),
+            stopping,
         }
     }
 
@@ -66,6 +77,7 @@ impl AuditWriter {
             jobs: None,
             wait_for_commit: false,
             thread: Arc::new(Mutex::new(None)),
+            stopping: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -102,9 +114,10 @@ impl AuditWriter {
     /// Write everything queued and stop the writer (on shutdown).
     pub fn shutdown(&self) {
         let Some(jobs) = &self.jobs else { return };
-        let (tx, rx) = oneshot::channel();
+        self.stopping.store(true, Ordering::SeqCst);
+        let (tx, rx) = sync_channel(1);
         if jobs.send(Job::Stop(tx)).is_ok() {
-            let _ = rx.blocking_recv();
+            let _ = rx.recv();
         }
         if let Some(thread) = self.thread.lock().ok().and_then(|mut t| t.take()) {
             let _ = thread.join();
@@ -126,7 +139,7 @@ fn tick(wait_for_commit: bool) -> Duration {
     }
 }
 
-fn write_loop(store: &Store, queue: &Receiver<Job>, tick: Duration) {
+fn write_loop(store: &Store, queue: &Receiver<Job>, tick: Duration, stopping: &AtomicBool) {
     let mut stop = None;
     let mut open = true;
     while stop.is_none() && open {
@@ -154,20 +167,36 @@ fn write_loop(store: &Store, queue: &Receiver<Job>, tick: Duration) {
         // A failed append is retried until it succeeds: an entry is never dropped. Requests
         // waiting for it (or for room in the queue) wait meanwhile.
         let mut delay = Duration::from_millis(50);
-        loop {
+        let mut stop_seen: Option<std::time::Instant> = None;
+        let result = loop {
             match append(store, group.iter().map(|(record, _)| record)) {
-                Ok(_) => break,
+                Ok(_) => break Ok(()),
                 Err(e) => {
                     tracing::error!(error = %e, entries = group.len(), "the audit trail could not be written; retrying");
+                    if stopping.load(Ordering::SeqCst) {
+                        let since = *stop_seen.get_or_insert_with(std::time::Instant::now);
+                        if since.elapsed() >= SHUTDOWN_GRACE {
+                            tracing::error!(
+                                entries = group.len(),
+                                "shutting down with audit entries that could not be written"
+                            );
+                            break Err(e.to_string());
+                        }
+                    }
                     std::thread::sleep(delay);
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
             }
-        }
+        };
+        let failed = result.is_err();
         for (_, done) in group {
             if let Some(done) = done {
-                let _ = done.send(Ok(()));
+                let _ = done.send(result.clone());
             }
+        }
+        if failed {
+            // Stopping, and the database refuses: drain nothing more.
+            break;
         }
     }
     if let Some(done) = stop {
@@ -244,7 +273,11 @@ fn run_query(store: &Store, query: &AuditQuery) -> salus_store::Result<(Vec<Matc
             Some(entity) => store.audit_page_naming(entity, after, SCAN_PAGE)?,
             None => store.audit_page(after, SCAN_PAGE)?,
         };
-        let exhausted = (rows.len() as i64) < SCAN_PAGE;
+        let exhausted = match &query.entity {
+            // A page of whole blocks: only an empty one says the end was reached.
+            Some(_) => rows.is_empty(),
+            None => (rows.len() as i64) < SCAN_PAGE,
+        };
         for row in rows {
             scanned += 1;
             after = row.seq;

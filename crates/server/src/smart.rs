@@ -43,6 +43,28 @@ pub async fn configuration(state: web::Data<AppState>, req: HttpRequest) -> Http
     }))
 }
 
+/// A token endpoint's answer, built off the async worker (so it must be `Send`, which an
+/// `HttpResponse` is not).
+enum Answer {
+    Issued(serde_json::Value),
+    Error(StatusCode, &'static str, String),
+}
+
+impl Answer {
+    fn error(status: StatusCode, error: &'static str, description: &str) -> Answer {
+        Answer::Error(status, error, description.to_owned())
+    }
+
+    fn into_response(self) -> HttpResponse {
+        match self {
+            Answer::Issued(body) => HttpResponse::Ok()
+                .insert_header(("Cache-Control", "no-store"))
+                .json(body),
+            Answer::Error(status, error, description) => oauth_error(status, error, &description),
+        }
+    }
+}
+
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header(("Cache-Control", "no-store"))
@@ -56,7 +78,20 @@ pub async fn token_endpoint(
 ) -> HttpResponse {
     let now = now_micros();
     let url = token_url(&state, &req);
-    let (client, response) = issue(&state, &body, &url, now);
+    // Off the async worker: issuing writes (the assertion id, the token), which may wait for
+    // the database's write lock.
+    let issuing = state.clone();
+    let (client, response) = match web::block(move || issue(&issuing, &body, &url, now)).await {
+        Ok((client, answer)) => (client, answer.into_response()),
+        Err(_) => (
+            None,
+            oauth_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "the token request could not be processed",
+            ),
+        ),
+    };
     let record = AuditRecord {
         who: client
             .as_ref()
@@ -86,9 +121,10 @@ pub async fn token_endpoint(
 
 /// Check a token request and issue a token: the client it named (when it named one) and the
 /// answer.
-fn issue(state: &AppState, body: &[u8], url: &str, now: i64) -> (Option<String>, HttpResponse) {
-    let bad =
-        |error: &str, description: &str| oauth_error(StatusCode::BAD_REQUEST, error, description);
+fn issue(state: &AppState, body: &[u8], url: &str, now: i64) -> (Option<String>, Answer) {
+    let bad = |error: &'static str, description: &str| {
+        Answer::error(StatusCode::BAD_REQUEST, error, description)
+    };
     if body.len() > MAX_REQUEST_BYTES {
         return (
             None,
@@ -140,8 +176,9 @@ fn issue(state: &AppState, body: &[u8], url: &str, now: i64) -> (Option<String>,
             ),
         );
     };
-    let invalid_client =
-        |description: String| oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", &description);
+    let invalid_client = |description: String| {
+        Answer::error(StatusCode::UNAUTHORIZED, "invalid_client", &description)
+    };
     let client_id = match smart::claimed_client(assertion) {
         Ok(id) => id,
         Err(e) => return (None, invalid_client(e.to_string())),
@@ -158,7 +195,7 @@ fn issue(state: &AppState, body: &[u8], url: &str, now: i64) -> (Option<String>,
             tracing::error!(error = %e, "client lookup failed");
             return (
                 Some(client_id),
-                oauth_error(
+                Answer::error(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "server_error",
                     "the client could not be looked up",
@@ -196,7 +233,7 @@ fn issue(state: &AppState, body: &[u8], url: &str, now: i64) -> (Option<String>,
             tracing::error!(error = %e, "recording the assertion id failed");
             return (
                 Some(client_id),
-                oauth_error(
+                Answer::error(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "server_error",
                     "the assertion could not be recorded",
@@ -223,7 +260,7 @@ fn issue(state: &AppState, body: &[u8], url: &str, now: i64) -> (Option<String>,
     if getrandom::fill(&mut secret).is_err() {
         return (
             Some(client_id),
-            oauth_error(
+            Answer::error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
                 "no randomness for a token",
@@ -246,7 +283,7 @@ fn issue(state: &AppState, body: &[u8], url: &str, now: i64) -> (Option<String>,
         tracing::error!(error = %e, "storing an access token failed");
         return (
             Some(client_id),
-            oauth_error(
+            Answer::error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
                 "the token could not be stored",
@@ -255,13 +292,11 @@ fn issue(state: &AppState, body: &[u8], url: &str, now: i64) -> (Option<String>,
     }
     (
         Some(client_id),
-        HttpResponse::Ok()
-            .insert_header(("Cache-Control", "no-store"))
-            .json(json!({
-                "access_token": access_token,
-                "token_type": "bearer",
-                "expires_in": ACCESS_TOKEN_SECS,
-                "scope": granted.to_string(),
-            })),
+        Answer::Issued(json!({
+            "access_token": access_token,
+            "token_type": "bearer",
+            "expires_in": ACCESS_TOKEN_SECS,
+            "scope": granted.to_string(),
+        })),
     )
 }

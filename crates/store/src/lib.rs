@@ -34,7 +34,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 pub use body_cache::DEFAULT_BODY_CACHE_BYTES;
 pub use conn::{Bind, Conn};
 pub use search::{ScanFilter, SearchHit, SearchPage};
-pub use security::{AuditRow, ClientRow, TokenRow};
+pub use security::{AuditRow, ClientRow, TokenRow, MAX_BLOCK_ENTRIES};
 pub use sink::{Clock, StoreSink};
 pub use write::{WriteError, WriteRequest, Written};
 

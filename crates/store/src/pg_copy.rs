@@ -17,7 +17,6 @@ pub enum CopyTable {
     SearchToken,
     SearchDate,
     SearchString,
-    AuditEvents,
     AuditEntities,
 }
 
@@ -58,9 +57,6 @@ pub fn copy_rows(
             .execute(conn),
         CopyTable::SearchString => diesel::copy_from(search_string::table)
             .from_raw_data(search_string::table, write)
-            .execute(conn),
-        CopyTable::AuditEvents => diesel::copy_from(audit_events::table)
-            .from_raw_data(audit_events::table, write)
             .execute(conn),
         CopyTable::AuditEntities => diesel::copy_from(audit_entities::table)
             .from_raw_data(audit_entities::table, write)

@@ -44,15 +44,8 @@ diesel::table! {
     }
 }
 diesel::table! {
-    audit_events (seq) {
-        seq -> BigInt,
-        line -> Text,
-        hash -> Text,
-    }
-}
-diesel::table! {
-    audit_entities (reference, seq) {
+    audit_entities (reference, first_seq) {
         reference -> Text,
-        seq -> BigInt,
+        first_seq -> BigInt,
     }
 }

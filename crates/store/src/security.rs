@@ -94,14 +94,6 @@ fn insert_chunked(
     Ok(())
 }
 
-#[derive(QueryableByName)]
-struct HeadRow {
-    #[diesel(sql_type = BigInt)]
-    seq: i64,
-    #[diesel(sql_type = Text)]
-    hash: String,
-}
-
 const TOKEN_COLUMNS: &str =
     "id, name, role, scopes, token_hash, client_id, created_at, expires_at, revoked_at";
 const CLIENT_COLUMNS: &str = "id, name, role, scopes, jwks, created_at, revoked_at";
@@ -229,10 +221,10 @@ impl Store {
         })
     }
 
-    /// Append audit entries at the end of the chain, in one transaction that holds the chain
-    /// (other appenders, in this process or another, wait): `make` gets the last entry's
-    /// sequence number and hash (0 and `genesis` for an empty trail) and returns the rows with
-    /// their references.
+    /// Append audit entries at the end of the chain, as one block, in one transaction that
+    /// holds the chain (other appenders, in this process or another, wait): `make` gets the last
+    /// entry's sequence number and hash (0 and `genesis` for an empty trail) and returns the
+    /// entries, numbered on from it, with the references each names.
     pub fn append_audit<F>(&self, genesis: &str, make: F) -> Result<usize>
     where
         F: FnOnce(i64, &str) -> Vec<(AuditRow, Vec<String>)>,
@@ -245,66 +237,106 @@ impl Store {
                 conn.execute_prepared("SELECT pg_advisory_xact_lock(7318004113)", vec![])?;
             }
             let head: Vec<HeadRow> = conn.load_prepared(
-                "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
+                "SELECT last_seq, last_hash FROM audit_blocks ORDER BY first_seq DESC LIMIT 1",
                 vec![],
             )?;
-            let (seq, hash) = head
-                .first()
-                .map_or((0, genesis.to_owned()), |h| (h.seq, h.hash.clone()));
+            let (seq, hash) = match head.first() {
+                Some(block) => (block.last_seq, block.last_hash.clone()),
+                None => (0, genesis.to_owned()),
+            };
             let rows = make(seq, &hash);
-            let count = rows.len();
-            // Fixed-size multi-row INSERTs, so that both shapes stay prepared: a group of a
-            // few hundred entries costs a handful of statements rather than one per row.
-            let mut entries = Vec::with_capacity(rows.len());
-            let mut references = Vec::new();
-            for (row, refs) in rows {
-                for reference in refs {
-                    references.push(vec![reference.into(), Bind::Int(row.seq)]);
+            let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+                return Ok(0);
+            };
+            let (first_seq, last_seq, last_hash) = (first.0.seq, last.0.seq, last.0.hash.clone());
+            let mut lines = String::new();
+            let mut hashes = String::new();
+            let mut references: Vec<String> = Vec::new();
+            for (i, (row, refs)) in rows.iter().enumerate() {
+                if i > 0 {
+                    lines.push('\n');
+                    hashes.push('\n');
                 }
-                entries.push(vec![Bind::Int(row.seq), row.line.into(), row.hash.into()]);
+                // Ledger lines are JSON, whose strings escape newlines: a line never holds one,
+                // so newlines separate entries unambiguously.
+                debug_assert!(!row.line.contains('\n'));
+                lines.push_str(&row.line);
+                hashes.push_str(&row.hash);
+                references.extend(refs.iter().cloned());
             }
+            references.sort();
+            references.dedup();
+            conn.execute_prepared(
+                "INSERT INTO audit_blocks (first_seq, last_seq, lines, hashes, last_hash) VALUES (?, ?, ?, ?, ?)",
+                vec![
+                    Bind::Int(first_seq),
+                    Bind::Int(last_seq),
+                    lines.into(),
+                    hashes.into(),
+                    last_hash.into(),
+                ],
+            )?;
+            let references: Vec<Vec<Bind>> = references
+                .into_iter()
+                .map(|r| vec![r.into(), Bind::Int(first_seq)])
+                .collect();
             if conn.is_postgres() {
-                // COPY: a third of the cost of INSERTs per row on PostgreSQL's side.
-                conn.insert_rows(
-                    CopyTable::AuditEvents,
-                    "audit_events (seq, line, hash)",
-                    3,
-                    entries.into_iter().flatten().collect(),
-                )?;
                 conn.insert_rows(
                     CopyTable::AuditEntities,
-                    "audit_entities (reference, seq)",
+                    "audit_entities (reference, first_seq)",
                     2,
                     references.into_iter().flatten().collect(),
                 )?;
             } else {
-                insert_chunked(conn, "audit_events (seq, line, hash)", 3, entries)?;
-                insert_chunked(conn, "audit_entities (reference, seq)", 2, references)?;
+                insert_chunked(conn, "audit_entities (reference, first_seq)", 2, references)?;
             }
-            Ok(count)
+            Ok(rows.len())
         })
     }
 
-    /// Audit entries in chain order after `after`, at most `limit` (for verification).
+    /// Audit entries in chain order after `after`, `limit` of them unless the trail ends first
+    /// (for verification and scans).
     pub fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRow>> {
         let mut pooled = self.reader()?;
-        Ok(pooled.conn().load_prepared(
-            "SELECT seq, line, hash FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?",
-            vec![Bind::Int(after), Bind::Int(limit)],
-        )?)
+        let mut conn = pooled.conn();
+        let mut out = Vec::new();
+        // Blocks from the one holding `after + 1` on.
+        let mut from: i64 = {
+            let rows: Vec<SeqRow> = conn.load_prepared(
+                "SELECT COALESCE(MAX(first_seq), 0) AS seq FROM audit_blocks WHERE first_seq <= ?",
+                vec![Bind::Int(after + 1)],
+            )?;
+            rows.first().map_or(0, |r| r.seq)
+        };
+        while (out.len() as i64) < limit {
+            let blocks: Vec<BlockRow> = conn.load_prepared(
+                "SELECT first_seq, lines, hashes FROM audit_blocks WHERE first_seq >= ? ORDER BY first_seq LIMIT 16",
+                vec![Bind::Int(from)],
+            )?;
+            let Some(last) = blocks.last() else { break };
+            from = last.first_seq + 1;
+            for block in &blocks {
+                out.extend(block.entries().filter(|e| e.seq > after));
+            }
+        }
+        out.truncate(limit.max(0) as usize);
+        Ok(out)
     }
 
     /// One audit entry by its sequence number.
     pub fn audit_entry(&self, seq: i64) -> Result<Option<AuditRow>> {
         let mut pooled = self.reader()?;
-        let mut rows: Vec<AuditRow> = pooled.conn().load_prepared(
-            "SELECT seq, line, hash FROM audit_events WHERE seq = ?",
+        let blocks: Vec<BlockRow> = pooled.conn().load_prepared(
+            "SELECT first_seq, lines, hashes FROM audit_blocks WHERE first_seq <= ? ORDER BY first_seq DESC LIMIT 1",
             vec![Bind::Int(seq)],
         )?;
-        Ok(rows.pop())
+        Ok(blocks
+            .first()
+            .and_then(|b| b.entries().find(|e| e.seq == seq)))
     }
 
-    /// Entries naming `reference`, in chain order after `after`, at most `limit`.
+    /// Entries after `after` of the blocks that hold an entry naming `reference` (the caller
+    /// filters them), in chain order, up to `limit` blocks' worth.
     pub fn audit_page_naming(
         &self,
         reference: &str,
@@ -312,10 +344,63 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<AuditRow>> {
         let mut pooled = self.reader()?;
-        Ok(pooled.conn().load_prepared(
-            "SELECT seq, line, hash FROM audit_events WHERE seq IN \
-             (SELECT seq FROM audit_entities WHERE reference = ? AND seq > ? ORDER BY seq LIMIT ?) ORDER BY seq",
-            vec![reference.into(), Bind::Int(after), Bind::Int(limit)],
-        )?)
+        let blocks: Vec<BlockRow> = pooled.conn().load_prepared(
+            "SELECT first_seq, lines, hashes FROM audit_blocks WHERE first_seq IN \
+             (SELECT first_seq FROM audit_entities WHERE reference = ? AND first_seq >= ? ORDER BY first_seq LIMIT ?) \
+             ORDER BY first_seq",
+            vec![
+                reference.into(),
+                Bind::Int(after.saturating_sub(MAX_BLOCK_ENTRIES)),
+                Bind::Int(limit),
+            ],
+        )?;
+        Ok(blocks
+            .iter()
+            .flat_map(|b| b.entries().collect::<Vec<_>>())
+            .filter(|e| e.seq > after)
+            .collect())
+    }
+}
+
+/// The most entries the audit writer puts in one block (it groups at most this many).
+pub const MAX_BLOCK_ENTRIES: i64 = 4096;
+
+#[derive(QueryableByName)]
+struct HeadRow {
+    #[diesel(sql_type = BigInt)]
+    last_seq: i64,
+    #[diesel(sql_type = Text)]
+    last_hash: String,
+}
+
+#[derive(QueryableByName)]
+struct SeqRow {
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+}
+
+#[derive(QueryableByName)]
+struct BlockRow {
+    #[diesel(sql_type = BigInt)]
+    first_seq: i64,
+    #[diesel(sql_type = Text)]
+    lines: String,
+    #[diesel(sql_type = Text)]
+    hashes: String,
+}
+
+impl BlockRow {
+    /// The block's entries, numbered from its first sequence number by position. A block whose
+    /// lines and hashes no longer pair up (altered) yields entries whose hash check fails.
+    fn entries(&self) -> impl Iterator<Item = AuditRow> + '_ {
+        let mut hashes = self.hashes.split('\n');
+        self.lines
+            .split('\n')
+            .enumerate()
+            .map(move |(i, line)| AuditRow {
+                seq: self.first_seq + i as i64,
+                line: line.to_owned(),
+                hash: hashes.next().unwrap_or_default().to_owned(),
+            })
     }
 }
