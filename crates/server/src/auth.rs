@@ -5,8 +5,9 @@
 //! audit trail), or protected with the [`Action`] it performs. A protected request needs a
 //! bearer token that is known, not revoked and not expired (401 otherwise); the token's role
 //! and scopes must allow the action (`salus_auth::authorize`, 403 otherwise). Every protected
-//! request, allowed or refused, leaves an AuditEvent, and its response is held back until that
-//! event is stored: no read without a trace.
+//! request, allowed or refused, leaves an audit entry, and its response leaves only once the
+//! entry is in the audit writer's queue (or committed, with `audit.wait_for_commit`): no read
+//! without a trace.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
