@@ -55,6 +55,10 @@ fn patient(id: &str) -> String {
 fn cases() -> Vec<Case> {
     let readers = ["clinician", "admin"];
     let writers = ["integrator", "admin"];
+    let stewards = ["steward", "admin"];
+    let policy =
+        json!({"fhirPathRules": [{"path": "nodesByType('HumanName')", "method": "redact"}]})
+            .to_string();
     let bundle = json!({"resourceType": "Bundle", "type": "batch", "entry": [
         {"resource": {"resourceType": "Patient", "id": "m-batch"}, "request": {"method": "PUT", "url": "Patient/m-batch"}}
     ]})
@@ -125,18 +129,72 @@ fn cases() -> Vec<Case> {
             None,
             only(&readers, 404),
         ),
+        // Bulk export: de-identified for stewards, identified for administrators only; a
+        // job's status and files are authorized as its kick-off (the kind is in the path).
         case(
             "GET",
             "/fhir/$export?deid=safe-harbor",
             None,
-            only(&["steward", "admin"], 404),
+            only(&stewards, 202),
         ),
-        case("GET", "/fhir/$export", None, only(&["admin"], 404)),
+        case("GET", "/fhir/$export", None, only(&["admin"], 202)),
         case(
             "GET",
-            "/admin/deid-policies/p",
+            "/fhir/$export-jobs/deidentified/00000000-0000-4000-8000-000000000000",
             None,
-            only(&["steward", "admin"], 404),
+            only(&stewards, 404),
+        ),
+        case(
+            "DELETE",
+            "/fhir/$export-jobs/deidentified/00000000-0000-4000-8000-000000000000",
+            None,
+            only(&stewards, 404),
+        ),
+        case(
+            "GET",
+            "/fhir/$export-jobs/deidentified/00000000-0000-4000-8000-000000000000/Patient.ndjson",
+            None,
+            only(&stewards, 404),
+        ),
+        case(
+            "GET",
+            "/fhir/$export-jobs/identified/00000000-0000-4000-8000-000000000000",
+            None,
+            only(&["admin"], 404),
+        ),
+        case(
+            "GET",
+            "/fhir/$export-jobs/identified/00000000-0000-4000-8000-000000000000/Patient.ndjson",
+            None,
+            only(&["admin"], 404),
+        ),
+        // De-identification policies: stewards and administrators.
+        case("GET", "/admin/deid-policies/p", None, only(&stewards, 404)),
+        case("GET", "/admin/deid-policies", None, only(&stewards, 200)),
+        case(
+            "GET",
+            "/admin/deid-policies/safe-harbor",
+            None,
+            only(&stewards, 200),
+        ),
+        // The steward creates it (201), the administrator then replaces it (200).
+        case(
+            "PUT",
+            "/admin/deid-policies/m-policy",
+            Some(policy.clone()),
+            [403, 403, 201, 403, 200, 401, 401, 401],
+        ),
+        case(
+            "DELETE",
+            "/admin/deid-policies/m-absent",
+            None,
+            only(&stewards, 404),
+        ),
+        case(
+            "POST",
+            "/admin/deid-policies/safe-harbor/$preview",
+            Some(patient("m-preview")),
+            only(&stewards, 200),
         ),
         // An unknown path needs a token too; with one, it is simply not found.
         case(
@@ -186,6 +244,7 @@ fn request(
         "GET" => http.get(url),
         "PUT" => http.put(url),
         "POST" => http.post(url),
+        "DELETE" => http.delete(url),
         other => panic!("method {other}"),
     };
     if let Some(t) = token {
@@ -218,7 +277,18 @@ fn every_route_for_every_caller() {
         let past = chrono::Utc::now().timestamp_micros() - 1_000_000;
         tokens.push(Some(stored_token(&store, "admin", Some(past), false)));
 
-        let server = Server::start(&db);
+        // Export jobs write into a scratch directory, and the matrix's kick-offs all fit.
+        let scratch = scratch_dir();
+        let config = scratch.path().join("salus.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[export]\ndir = \"{}\"\nmax_running = 16\n",
+                scratch.path().join("jobs").display()
+            ),
+        )
+        .unwrap();
+        let server = Server::start_with_args(&db, &["--config", config.to_str().unwrap()]);
         let http = Client::new();
         // The resource the reads find.
         let admin = tokens[4].as_deref();

@@ -23,6 +23,53 @@ pub struct Config {
     pub log: LogSection,
     #[serde(default)]
     pub audit: AuditSection,
+    #[serde(default)]
+    pub deid: DeidSection,
+    #[serde(default)]
+    pub export: ExportSection,
+}
+
+/// `GET /fhir/$export` jobs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExportSection {
+    /// Where jobs write their files (a directory per job). Default: `salus-exports` beside a
+    /// SQLite database, else in the working directory.
+    pub dir: Option<PathBuf>,
+    /// Hours a finished job's files and status are kept.
+    pub retention_hours: u64,
+    /// Jobs running at once; more kick-offs are answered 429 until one finishes.
+    pub max_running: usize,
+}
+
+impl Default for ExportSection {
+    fn default() -> Self {
+        let d = salus_server::ServerConfig::default();
+        ExportSection {
+            dir: None,
+            retention_hours: d.export_retention.as_secs() / 3600,
+            max_running: d.export_max_running,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeidSection {
+    /// The secret de-identification keys derive from when a policy sets none (cryptoHash,
+    /// dateShift, encrypt, text surrogates). `SALUS_DEID_SECRET` overrides it. Without either,
+    /// keys are random per run: hashes and date offsets then differ from one run to the next.
+    pub secret: Option<String>,
+}
+
+impl Config {
+    /// The de-identification secret: `SALUS_DEID_SECRET`, else `[deid] secret`.
+    pub fn deid_secret(&self) -> Option<String> {
+        std::env::var("SALUS_DEID_SECRET")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .or_else(|| self.deid.secret.clone().filter(|s| !s.is_empty()))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,6 +219,12 @@ impl Config {
             problems
                 .push("server.public_url must start with https:// (or http:// for local trials)");
         }
+        if !(1..=87_600).contains(&self.export.retention_hours) {
+            problems.push("export.retention_hours must be from 1 to 87600 (ten years)");
+        }
+        if self.export.max_running == 0 {
+            problems.push("export.max_running must be at least 1");
+        }
         if self.server.request_timeout_secs == 0 {
             problems.push("server.request_timeout_secs must be at least 1");
         }
@@ -193,7 +246,21 @@ impl Config {
         }
     }
 
-    pub fn server(&self, listen: Option<String>) -> salus_server::ServerConfig {
+    /// Where `$export` jobs write: `[export] dir`, else `salus-exports` beside a SQLite
+    /// database (the data's own disk and permissions), else in the working directory.
+    pub fn export_dir(&self, db: &str) -> PathBuf {
+        if let Some(dir) = &self.export.dir {
+            return dir.clone();
+        }
+        db.strip_prefix("sqlite://")
+            .and_then(|path| Path::new(path).parent())
+            .map_or_else(
+                || PathBuf::from("salus-exports"),
+                |parent| parent.join("salus-exports"),
+            )
+    }
+
+    pub fn server(&self, listen: Option<String>, db: &str) -> salus_server::ServerConfig {
         let d = salus_server::ServerConfig::default();
         salus_server::ServerConfig {
             listen: listen
@@ -213,6 +280,12 @@ impl Config {
             audit_writes: self.audit.write,
             audit_wait_for_commit: self.audit.wait_for_commit,
             token_cache_ttl: Duration::from_secs(self.audit.token_cache_secs),
+            deid_secret: self
+                .deid_secret()
+                .map(|s| salus_server::DeidSecret(s.into_bytes())),
+            export_dir: self.export_dir(db),
+            export_retention: Duration::from_secs(self.export.retention_hours * 3600),
+            export_max_running: self.export.max_running,
         }
     }
 }

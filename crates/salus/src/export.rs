@@ -1,13 +1,15 @@
-//! `salus export`: current resources as FHIR Bulk Data NDJSON, `DIR/<Type>.ndjson`.
+//! `salus export`: current resources as FHIR Bulk Data NDJSON, `DIR/<Type>.ndjson`, identified
+//! or de-identified (`--deid`), written by the same code as the server's `$export` jobs.
 
-use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use salus_store::{ScanFilter, Store};
+use salus_deid::Policy;
+use salus_server::bulk::{self, Control, Deidentify, Selection};
+use salus_store::Store;
+
+use crate::config::Config;
 
 #[derive(Args)]
 pub struct ExportArgs {
@@ -20,7 +22,8 @@ pub struct ExportArgs {
     /// Only resources updated at or after this FHIR instant.
     #[arg(long)]
     since: Option<String>,
-    /// De-identify with a stored policy or a policy file.
+    /// De-identify: a stored policy's name, a preset (safe-harbor, limited-data-set) or a
+    /// policy file's path, looked up in that order. Also writes DIR/deid-report.json.
     #[arg(long)]
     deid: Option<String>,
     /// Output directory (created if needed).
@@ -28,10 +31,25 @@ pub struct ExportArgs {
     out: PathBuf,
 }
 
-pub fn run(store: &Store, args: ExportArgs) -> Result<u8> {
-    if args.deid.is_some() {
-        bail!("--deid: de-identified export is not part of this version yet; nothing was exported");
+/// The report of a de-identified export, beside its NDJSON files.
+const REPORT_FILE: &str = "deid-report.json";
+
+/// `spec` as a policy: a stored policy's name, else a preset's name or a file's path. Every
+/// problem is listed when it is invalid.
+fn load_policy(store: &Store, spec: &str) -> Result<Policy> {
+    match store.policy(spec)? {
+        Some(row) => Policy::parse(&row.policy).map_err(|problems| {
+            anyhow::anyhow!(
+                "stored policy {spec} has {} problem{}:\n{problems}",
+                problems.0.len(),
+                if problems.0.len() == 1 { "" } else { "s" }
+            )
+        }),
+        None => crate::deid::load_policy(spec),
     }
+}
+
+pub fn run(store: &Store, config: &Config, args: ExportArgs) -> Result<u8> {
     for t in &args.types {
         if !salus_fhir::schema::is_resource_type(t) {
             bail!("--type {t}: not a FHIR R4 resource type (names are case-sensitive)");
@@ -47,55 +65,71 @@ pub fn run(store: &Store, args: ExportArgs) -> Result<u8> {
         ),
         None => None,
     };
+    // The policy is read, checked and made ready before anything is written.
+    let engine = match &args.deid {
+        Some(spec) => {
+            let policy = load_policy(store, spec)?;
+            if config.deid_secret().is_none() {
+                tracing::warn!("no de-identification secret configured ([deid] secret or SALUS_DEID_SECRET): keys the policy leaves unset are random for this run, so crypto-hashes and date shifts will not repeat across runs");
+            }
+            Some(crate::deid::engine(policy, config)?)
+        }
+        None => None,
+    };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
-    let mut files: BTreeMap<String, (BufWriter<File>, u64)> = BTreeMap::new();
-    let out_dir = args.out.clone();
-    let mut visit = |resource_type: &str, body: &str| -> std::io::Result<()> {
-        if !files.contains_key(resource_type) {
-            let file = File::create(out_dir.join(format!("{resource_type}.ndjson")))?;
-            files.insert(resource_type.to_owned(), (BufWriter::new(file), 0));
-        }
-        let (writer, count) = files.get_mut(resource_type).expect("just inserted");
-        writer.write_all(body.as_bytes())?;
-        writer.write_all(b"\n")?;
-        *count += 1;
-        Ok(())
+    let selection = Selection {
+        types: args.types.clone(),
+        patient: args.patient.clone(),
+        since,
     };
-    let types: Vec<Option<String>> = if args.types.is_empty() {
-        vec![None]
-    } else {
-        args.types.iter().cloned().map(Some).collect()
+    let deid = match &engine {
+        Some(engine) => Some(Deidentify {
+            engine,
+            seed: crate::deid::random_seed()?,
+        }),
+        None => None,
     };
-    let mut total = 0;
-    for resource_type in types {
-        let filter = ScanFilter {
-            resource_type,
-            patient: args.patient.clone(),
-            since,
-        };
-        total += store.scan(&filter, &mut visit)?;
-    }
-    let mut summary = Vec::new();
-    for (resource_type, (mut writer, count)) in files {
-        writer
-            .flush()
-            .with_context(|| format!("writing {resource_type}.ndjson"))?;
-        summary.push(format!("{resource_type} {count}"));
-    }
-    println!(
-        "exported {total} resources to {} ({})",
+    let exported = bulk::write_ndjson(store, &selection, deid, &args.out, &Control::default())?;
+    let summary: Vec<String> = exported
+        .files
+        .iter()
+        .map(|f| format!("{} {}", f.resource_type, f.count))
+        .collect();
+    let mut line = format!(
+        "exported {} resources to {} ({})",
+        exported.total,
         args.out.display(),
         summary.join(", ")
     );
+    if let Some(report) = &exported.report {
+        let path = args.out.join(REPORT_FILE);
+        std::fs::write(&path, serde_json::to_string_pretty(report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        let text: u64 = report.free_text.values().sum();
+        line.push_str(&format!(
+            ", de-identified with {}: {} elements changed, {text} free-text spans replaced; report in {REPORT_FILE}",
+            args.deid.as_deref().unwrap_or_default(),
+            report.methods.values().sum::<u64>(),
+        ));
+    }
+    if exported.failed > 0 {
+        line.push_str(&format!(
+            "; {} resources could not be de-identified and were not written (see {})",
+            exported.failed,
+            bulk::ERRORS_FILE
+        ));
+    }
+    println!("{line}");
     crate::security::audit_cli(
         store,
         "export",
         args.patient
             .iter()
             .map(|p| format!("Patient/{p}"))
+            .chain(args.deid.iter().map(|d| format!("deid-policy/{d}")))
             .collect(),
         0,
     )?;
-    Ok(0)
+    Ok(if exported.failed > 0 { 2 } else { 0 })
 }

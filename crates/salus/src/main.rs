@@ -4,6 +4,7 @@
 //! records rejected, every other kept); 3 refused by consent or policy.
 
 mod config;
+mod deid;
 mod dev_cert;
 mod export;
 mod ingest;
@@ -48,6 +49,11 @@ enum Command {
     Ingest(ingest::IngestArgs),
     /// Write current resources as FHIR Bulk Data NDJSON files, one per type.
     Export(export::ExportArgs),
+    /// De-identify FHIR JSON and NDJSON files under a policy (no database).
+    Deid(deid::DeidArgs),
+    /// De-identification policies: check.
+    #[command(subcommand)]
+    Policy(deid::PolicyCommand),
     /// Bearer tokens: create (shown once), list, revoke.
     #[command(subcommand)]
     Token(security::TokenCommand),
@@ -131,7 +137,9 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Ingest(args) => ingest::run(&open()?, &config, args),
-        Command::Export(args) => export::run(&open()?, args),
+        Command::Export(args) => export::run(&open()?, &config, args),
+        Command::Deid(args) => deid::run(&config, args),
+        Command::Policy(command) => deid::policy(&config, command),
         Command::Token(command) => security::token(&open()?, command),
         Command::Client(command) => security::client(&open()?, command),
         Command::Audit(command) => security::audit(&open()?, command),
@@ -154,7 +162,7 @@ fn run(cli: Cli) -> Result<u8> {
             };
             let scheme = if tls.is_some() { "https" } else { "http" };
             let store = open()?;
-            let server_config = config.server(listen);
+            let server_config = config.server(listen, &db);
             actix_web::rt::System::new()
                 .block_on(salus_server::serve_with_tls(
                     store,

@@ -60,18 +60,43 @@ pub fn classify(method: &Method, path: &str, query: &str) -> Route {
         ["ingest"] => protected(Action::Ingest, vec![]),
         ["fhir"] if method == Method::POST => protected(Action::Bundle, vec![]),
         ["fhir", "$export"] => {
-            let deidentified = decode_query(query).iter().any(|(k, _)| k == "deid");
-            protected(Action::Export { deidentified }, vec![])
+            // Any `deid` parameter makes it a de-identified export: the handler refuses an
+            // empty or unknown policy, and never exports identified data when one is named.
+            let policies: Vec<String> = decode_query(query)
+                .into_iter()
+                .filter(|(k, _)| k == "deid")
+                .map(|(_, v)| format!("deid-policy/{v}"))
+                .collect();
+            let deidentified = !policies.is_empty();
+            protected(Action::Export { deidentified }, policies)
         }
-        ["admin", "deid-policies", ..] => {
-            let reads = get || segments.last().is_some_and(|s| *s == "$preview");
+        // A job's status and files are authorized as its kick-off was: the kind is in the
+        // path, and the handler answers 404 when it is not the job's.
+        ["fhir", "$export-jobs", kind, id, ..] => {
+            let entities = vec![format!("export-job/{id}")];
+            match *kind {
+                crate::export::DEIDENTIFIED => {
+                    protected(Action::Export { deidentified: true }, entities)
+                }
+                crate::export::IDENTIFIED => {
+                    protected(Action::Export { deidentified: false }, entities)
+                }
+                _ => unknown,
+            }
+        }
+        ["admin", "deid-policies", rest @ ..] => {
+            let reads = get || rest.last().is_some_and(|s| *s == "$preview");
+            let entities = rest
+                .first()
+                .map(|name| vec![format!("deid-policy/{name}")])
+                .unwrap_or_default();
             protected(
                 if reads {
                     Action::PolicyRead
                 } else {
                     Action::PolicyWrite
                 },
-                vec![],
+                entities,
             )
         }
         ["fhir", "AuditEvent", ..] if !get => Route::Refused(
@@ -373,6 +398,72 @@ mod tests {
             Some(Action::Export { deidentified: true })
         );
         assert_eq!(action(Method::GET, "/nowhere", ""), None);
+        assert_eq!(
+            action(Method::GET, "/fhir/$export-jobs/deidentified/j1", ""),
+            Some(Action::Export { deidentified: true })
+        );
+        assert_eq!(
+            action(Method::DELETE, "/fhir/$export-jobs/identified/j1", ""),
+            Some(Action::Export {
+                deidentified: false
+            })
+        );
+        assert_eq!(
+            action(
+                Method::GET,
+                "/fhir/$export-jobs/identified/j1/Patient.ndjson",
+                ""
+            ),
+            Some(Action::Export {
+                deidentified: false
+            })
+        );
+        assert_eq!(action(Method::GET, "/fhir/$export-jobs/other/j1", ""), None);
+        assert_eq!(
+            action(Method::PUT, "/admin/deid-policies/p", ""),
+            Some(Action::PolicyWrite)
+        );
+        assert_eq!(
+            action(Method::DELETE, "/admin/deid-policies/p", ""),
+            Some(Action::PolicyWrite)
+        );
+        assert_eq!(
+            action(Method::POST, "/admin/deid-policies/p/$preview", ""),
+            Some(Action::PolicyRead)
+        );
+        assert_eq!(
+            action(Method::GET, "/admin/deid-policies", ""),
+            Some(Action::PolicyRead)
+        );
+    }
+
+    #[test]
+    fn policy_requests_name_their_policy() {
+        for (method, path, query, entity) in [
+            (
+                Method::PUT,
+                "/admin/deid-policies/research",
+                "",
+                "deid-policy/research",
+            ),
+            (
+                Method::GET,
+                "/fhir/$export",
+                "deid=safe-harbor",
+                "deid-policy/safe-harbor",
+            ),
+            (
+                Method::GET,
+                "/fhir/$export-jobs/deidentified/j1",
+                "",
+                "export-job/j1",
+            ),
+        ] {
+            let Route::Protected { entities, .. } = classify(&method, path, query) else {
+                panic!()
+            };
+            assert_eq!(entities, vec![entity]);
+        }
     }
 
     #[test]

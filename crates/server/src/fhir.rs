@@ -23,6 +23,19 @@ pub fn scope() -> Scope {
         .route("/metadata", web::get().to(metadata))
         .route("", web::post().to(bundle))
         .route("/", web::post().to(bundle))
+        .route("/$export", web::get().to(crate::export::kickoff))
+        .route(
+            "/$export-jobs/{kind}/{id}",
+            web::get().to(crate::export::status),
+        )
+        .route(
+            "/$export-jobs/{kind}/{id}",
+            web::delete().to(crate::export::cancel),
+        )
+        .route(
+            "/$export-jobs/{kind}/{id}/{file}",
+            web::get().to(crate::export::file),
+        )
         .route("/AuditEvent", web::get().to(crate::audit::search))
         .route("/AuditEvent/{id}", web::get().to(crate::audit::read))
         .route("/{type}", web::get().to(search))
@@ -82,7 +95,7 @@ pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::B
     Ok(body.freeze())
 }
 
-fn parse_json_body(body: &[u8]) -> Result<Value, ApiError> {
+pub(crate) fn parse_json_body(body: &[u8]) -> Result<Value, ApiError> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(

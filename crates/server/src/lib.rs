@@ -9,14 +9,18 @@
 
 mod audit;
 pub mod auth;
+pub mod bulk;
 mod error;
+mod export;
 mod fhir;
 mod ingest;
 mod metrics;
+pub mod policies;
 mod smart;
 pub mod tls;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use actix_web::{web, App, HttpServer};
@@ -62,6 +66,26 @@ pub struct ServerConfig {
     /// How long a looked-up token is trusted before it is looked up again: the delay before a
     /// revocation reaches a running server.
     pub token_cache_ttl: Duration,
+    /// The secret de-identification keys are derived from (`[deid] secret`); `None`: a random
+    /// one per process, so hashes and date offsets do not repeat across restarts.
+    pub deid_secret: Option<DeidSecret>,
+    /// Where `$export` jobs write their files, a directory per job.
+    pub export_dir: PathBuf,
+    /// How long a finished export (files and status) is kept.
+    pub export_retention: Duration,
+    /// Exports running at once; more are refused with 429 until one finishes.
+    pub export_max_running: usize,
+}
+
+/// The configured de-identification secret. Its `Debug` hides it, so that a logged
+/// configuration never shows it.
+#[derive(Clone)]
+pub struct DeidSecret(pub Vec<u8>);
+
+impl std::fmt::Debug for DeidSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeidSecret(..)")
+    }
 }
 
 impl Default for ServerConfig {
@@ -82,6 +106,10 @@ impl Default for ServerConfig {
             audit_writes: true,
             audit_wait_for_commit: false,
             token_cache_ttl: Duration::from_secs(2),
+            deid_secret: None,
+            export_dir: PathBuf::from("salus-exports"),
+            export_retention: Duration::from_secs(24 * 3600),
+            export_max_running: 2,
         }
     }
 }
@@ -93,6 +121,10 @@ pub struct AppState {
     pub audit: audit::AuditWriter,
     pub config: ServerConfig,
     pub metrics: metrics::Metrics,
+    /// De-identification engines, keyed by policy text (previews and exports).
+    pub engines: policies::Engines,
+    /// The `$export` jobs running in this process.
+    pub exports: export::Jobs,
 }
 
 /// What a store read may cost, which decides where it runs.
@@ -139,7 +171,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/auth/token", web::post().to(smart::token_endpoint))
         .service(web::scope("/ingest").route("", web::post().to(ingest::ingest)))
+        .service(policies::scope())
         .service(fhir::scope());
+}
+
+/// The keys de-identification policies leave unset: from the configured secret, or random for
+/// this process (with a warning: nothing then links across restarts).
+fn deid_keys(secret: Option<&DeidSecret>) -> std::io::Result<salus_deid::DefaultKeys> {
+    match secret {
+        Some(secret) => Ok(salus_deid::DefaultKeys::derive(&secret.0)),
+        None => {
+            tracing::warn!("no de-identification secret configured ([deid] secret or SALUS_DEID_SECRET): a random one is used, so crypto-hashes and date shifts will not repeat across restarts");
+            let mut seed = [0u8; 32];
+            getrandom::fill(&mut seed).map_err(|e| std::io::Error::other(e.to_string()))?;
+            Ok(salus_deid::DefaultKeys::random(seed))
+        }
+    }
 }
 
 fn default_workers(backend: salus_store::Backend) -> usize {
@@ -180,12 +227,29 @@ pub async fn serve_with_tls(
         audit::AuditWriter::disabled()
     };
     let writer = audit.clone();
+    let keys = deid_keys(config.deid_secret.as_ref())?;
+    // Jobs a previous process left running died with it; expired ones go.
+    let interrupted = store
+        .fail_unfinished_export_jobs(
+            "the server stopped before this export finished; start it again",
+            fhir::now_micros(),
+        )
+        .map_err(std::io::Error::other)?;
+    if interrupted > 0 {
+        tracing::warn!(
+            jobs = interrupted,
+            "exports interrupted by the last shutdown were marked failed"
+        );
+    }
+    export::sweep(&store, &config.export_dir, config.export_retention);
     let state = web::Data::new(AppState {
         store,
         tokens: auth::TokenCache::new(config.token_cache_ttl),
         audit,
         config: config.clone(),
         metrics: metrics::Metrics::default(),
+        engines: policies::Engines::new(keys),
+        exports: export::Jobs::default(),
     });
     let server = HttpServer::new(move || {
         App::new()

@@ -11,6 +11,7 @@
 
 mod body_cache;
 mod conn;
+mod deid;
 mod pg_copy;
 mod pg_schema;
 mod read;
@@ -33,6 +34,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 pub use body_cache::DEFAULT_BODY_CACHE_BYTES;
 pub use conn::{Bind, Conn};
+pub use deid::{ExportJobRow, JobStatus, PolicyRow};
 pub use search::{ScanFilter, SearchHit, SearchPage};
 pub use security::{AuditRow, ClientRow, TokenRow, MAX_BLOCK_ENTRIES};
 pub use sink::{Clock, StoreSink};

@@ -1,0 +1,665 @@
+//! Dates: plausibility checks for pattern matches, month names after a preposition, and shifting
+//! a date by a number of days while keeping its format.
+
+use std::sync::OnceLock;
+
+use chrono::{Datelike, Duration, NaiveDate};
+use regex::Regex;
+
+use crate::patterns::floor_boundary;
+use crate::{Candidate, Category};
+
+const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+/// Month number (1-based) of a month name or abbreviation (`Sept`, `sep`, `March`).
+fn month_of(word: &str) -> Option<u32> {
+    let w = word.trim_end_matches('.').to_ascii_lowercase();
+    if w.len() < 3 {
+        return None;
+    }
+    MONTHS
+        .iter()
+        .position(|m| m.starts_with(&w) || (w == "sept" && *m == "september"))
+        .map(|i| i as u32 + 1)
+}
+
+/// Words before ventilator settings and hemodynamic ratios written like partial dates.
+const VENT_WORDS: &[&str] = &[
+    "psv", "ps ", "ps(", "ps:", "/ps", "cpap", "bipap", "peep", "flowby", "flow by", "vent",
+    "setting", "imv", "simv", "fio2", "co/ci", "ipap", "epap", "pcv", "ac ", "a/c", "bi-pap",
+    "wean",
+];
+
+/// Whether a date-pattern match is a date and not a fraction, a strength score or a pain score.
+pub(crate) fn plausible(text: &str, start: usize, end: usize) -> bool {
+    let s = &text[start..end];
+    let before = text[..start].chars().next_back();
+    let after = text[end..].chars().next();
+    if s.contains('/') && s.matches('/').count() == 1 && !s.contains(char::is_alphabetic) {
+        // Partial m/d.
+        let mut it = s.split('/');
+        let (Some(Ok(m)), Some(Ok(d))) = (
+            it.next().map(str::parse::<u32>),
+            it.next().map(str::parse::<u32>),
+        ) else {
+            return false;
+        };
+        // A month and a two-digit year (`8/87`).
+        let month_year = (1..=12).contains(&m)
+            && (32..=99).contains(&d)
+            && s.len() - s.find('/').unwrap_or(0) == 3;
+        if !(1..=12).contains(&m) || !((1..=31).contains(&d) || month_year) {
+            return false;
+        }
+        // Ventilator settings ("PSV 10/5", "flowby 6/3", "CO/CI 5/3").
+        let ctx = text[floor_boundary(text, start.saturating_sub(20))..start].to_ascii_lowercase();
+        if VENT_WORDS.iter().any(|w| ctx.contains(w)) {
+            return false;
+        }
+        if matches!(before, Some('/' | '.' | '-' | '+' | 'x' | 'X' | '*'))
+            || before.is_some_and(|c| c.is_ascii_digit())
+        {
+            return false;
+        }
+        if matches!(after, Some('/' | '-' | '.' | '%'))
+            && text[end..]
+                .chars()
+                .nth(1)
+                .is_some_and(|c| c.is_ascii_digit())
+        {
+            return false;
+        }
+        if after.is_some_and(|c| c.is_ascii_digit() || c == '%') {
+            return false;
+        }
+        if month_year {
+            return !matches!(after, Some('/' | '-' | '.'))
+                || !text[end..]
+                    .chars()
+                    .nth(1)
+                    .is_some_and(|c| c.is_ascii_digit());
+        }
+        // Simple fractions, motor strength (x/5), pain scores (x/10).
+        if m < d && d <= 4 || d == 5 && m <= 5 || m == d && m <= 2 {
+            return false;
+        }
+        if d == 10 {
+            let ctx =
+                text[floor_boundary(text, start.saturating_sub(24))..start].to_ascii_lowercase();
+            let after_ctx = text[end..floor_boundary(text, end + 12)].to_ascii_lowercase();
+            if ctx.contains("pain")
+                || ctx.contains("scale")
+                || ctx.contains("rat")
+                || ctx.contains("cp")
+                || ctx.contains("angina")
+                || after_ctx.contains("pain")
+                || after_ctx.contains("cp")
+                || after_ctx.contains("angina")
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+    if !s.contains(char::is_alphabetic) {
+        // Full numeric date: consistent separators, a valid month and day in m/d or d/m order.
+        let seps: Vec<char> = s.chars().filter(|c| !c.is_ascii_digit()).collect();
+        if seps.len() != 2 || seps[0] != seps[1] {
+            return false;
+        }
+        let parts: Vec<u32> = s.split(seps[0]).filter_map(|p| p.parse().ok()).collect();
+        if parts.len() != 3 {
+            return false;
+        }
+        let ok = |m: u32, d: u32| (1..=12).contains(&m) && (1..=31).contains(&d);
+        if s.split(seps[0]).next().is_some_and(|p| p.len() == 4) {
+            return ok(parts[1], parts[2]);
+        }
+        if matches!(before, Some('.' | '/')) || matches!(after, Some('/' | '%')) {
+            return false;
+        }
+        let last = s.rsplit(seps[0]).next().unwrap_or("");
+        if last.len() == 4 && !(last.starts_with("19") || last.starts_with("20")) {
+            return false;
+        }
+        return ok(parts[0], parts[1]) || ok(parts[1], parts[0]);
+    }
+    // Forms with a month name: a lowercase "dec" or "mar" with only a day is a word ("dec 2 L").
+    let first = s
+        .split(|c: char| !c.is_alphanumeric())
+        .find(|w| !w.is_empty())
+        .unwrap_or("");
+    if (first == "dec" || first == "mar") && !s.chars().filter(char::is_ascii_digit).count().ge(&4)
+    {
+        return false;
+    }
+    true
+}
+
+fn month_alone_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r"\b(?:in|on|since|until|till|by|during|early|late|mid|mid-|last|next|this|of|from|through)\s+(January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Aug|Sept|Sep|Oct|Nov|Dec)\b",
+        )
+        .expect("static pattern")
+    })
+}
+
+/// A capitalized month name after a temporal preposition (`in May`).
+pub(crate) fn month_alone(text: &str, out: &mut Vec<Candidate>) {
+    for c in month_alone_re().captures_iter(text) {
+        if let Some(g) = c.get(1) {
+            out.push(Candidate {
+                start: g.start(),
+                end: g.end(),
+                category: Category::Date,
+                priority: 69,
+            });
+        }
+    }
+}
+
+fn shift(date: NaiveDate, days: i64) -> Option<NaiveDate> {
+    date.checked_add_signed(Duration::try_days(days)?)
+}
+
+/// Year of a two-digit year: 00-29 → 2000s, 30-99 → 1900s.
+fn expand_year(y: i32, digits: usize) -> i32 {
+    if digits == 2 {
+        if y < 30 {
+            2000 + y
+        } else {
+            1900 + y
+        }
+    } else {
+        y
+    }
+}
+
+fn pad(v: u32, width: usize) -> String {
+    format!("{v:0width$}")
+}
+
+/// Width to render a numeric part like `original`: two digits when it had a leading zero.
+fn w(original: &str) -> usize {
+    if original.len() == 2 && original.starts_with('0') {
+        2
+    } else {
+        1
+    }
+}
+
+fn render_year(y: i32, digits: usize) -> String {
+    if digits == 2 {
+        format!("{:02}", y.rem_euclid(100))
+    } else {
+        format!("{y:04}")
+    }
+}
+
+/// Renders a month number like `template` (full name, abbreviation, dot, case).
+fn render_month(m: u32, template: &str) -> String {
+    let dot = template.ends_with('.');
+    let t = template.trim_end_matches('.');
+    let full = MONTHS[(m - 1) as usize];
+    let name = if t.len() > 4
+        || t.eq_ignore_ascii_case("may")
+        || t.eq_ignore_ascii_case("june")
+        || t.eq_ignore_ascii_case("july")
+    {
+        full.to_string()
+    } else if t.len() == 4 && full == "september" {
+        "sept".to_string()
+    } else {
+        full[..3].to_string()
+    };
+    let cased = if t.chars().all(|c| c.is_ascii_uppercase()) {
+        name.to_ascii_uppercase()
+    } else if t.starts_with(|c: char| c.is_ascii_uppercase()) {
+        let mut s = name;
+        s[..1].make_ascii_uppercase();
+        s
+    } else {
+        name
+    };
+    if dot && cased.len() <= 4 {
+        format!("{cased}.")
+    } else {
+        cased
+    }
+}
+
+/// The ordinal suffix of a day (`st`, `nd`, `rd`, `th`), in the case of `template`.
+fn suffix(d: u32, template: &str) -> String {
+    let s = match (d % 10, d % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    if template.chars().any(|c| c.is_ascii_uppercase()) {
+        s.to_ascii_uppercase()
+    } else {
+        s.to_string()
+    }
+}
+
+fn named_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r"^(?:(?P<m1>[A-Za-z]+\.?)(?P<s1>\s+)(?P<d1>\d{1,2})(?P<o1>[A-Za-z]{2})?(?P<c1>,?\s+)?(?P<y1>\d{4})?|(?P<d2>\d{1,2})(?P<o2>[A-Za-z]{2})?(?P<s2>\s+(?:of\s+)?)(?P<m2>[A-Za-z]+\.?)(?P<c2>,?\s+)?(?P<y2>\d{4})?)$",
+        )
+        .expect("static pattern")
+    })
+}
+
+/// Shifts a date by `days`, keeping its format. `None` when the text is not a full or a
+/// day-and-month date (e.g. `March 2019`), or the result is out of range.
+pub(crate) fn shift_text(s: &str, days: i64) -> Option<String> {
+    if !s.contains(char::is_alphabetic) {
+        let sep = s.chars().find(|c| !c.is_ascii_digit())?;
+        let parts: Vec<&str> = s.split(sep).collect();
+        let num = |p: &str| p.parse::<u32>().ok();
+        match parts.as_slice() {
+            [y, m, d] if y.len() == 4 => {
+                let date = NaiveDate::from_ymd_opt(y.parse().ok()?, num(m)?, num(d)?)?;
+                let n = shift(date, days)?;
+                Some(format!(
+                    "{:04}{sep}{}{sep}{}",
+                    n.year(),
+                    pad(n.month(), m.len()),
+                    pad(n.day(), d.len())
+                ))
+            }
+            [a, b, y] => {
+                let year = expand_year(y.parse().ok()?, y.len());
+                let (m, d, swapped) = if num(a)? > 12 {
+                    (num(b)?, num(a)?, true)
+                } else {
+                    (num(a)?, num(b)?, false)
+                };
+                let n = shift(NaiveDate::from_ymd_opt(year, m, d)?, days)?;
+                let (first, second) = if swapped {
+                    (pad(n.day(), w(a)), pad(n.month(), w(b)))
+                } else {
+                    (pad(n.month(), w(a)), pad(n.day(), w(b)))
+                };
+                Some(format!(
+                    "{first}{sep}{second}{sep}{}",
+                    render_year(n.year(), y.len())
+                ))
+            }
+            [m, d] => {
+                // No year: a day of a leap year, so 2/29 stays valid.
+                let n = shift(NaiveDate::from_ymd_opt(2000, num(m)?, num(d)?)?, days)?;
+                Some(format!(
+                    "{}{sep}{}",
+                    pad(n.month(), w(m)),
+                    pad(n.day(), w(d))
+                ))
+            }
+            _ => None,
+        }
+    } else {
+        let c = named_re().captures(s)?;
+        let (mt, sp, dt, ord, comma, yt, month_first) = if c.name("m1").is_some() {
+            (
+                c.name("m1")?,
+                c.name("s1")?,
+                c.name("d1")?,
+                c.name("o1"),
+                c.name("c1"),
+                c.name("y1"),
+                true,
+            )
+        } else {
+            (
+                c.name("m2")?,
+                c.name("s2")?,
+                c.name("d2")?,
+                c.name("o2"),
+                c.name("c2"),
+                c.name("y2"),
+                false,
+            )
+        };
+        let month = month_of(mt.as_str())?;
+        let day: u32 = dt.as_str().parse().ok()?;
+        let year: i32 = match yt {
+            Some(y) => y.as_str().parse().ok()?,
+            None => 2000,
+        };
+        let n = shift(NaiveDate::from_ymd_opt(year, month, day)?, days)?;
+        let mname = render_month(n.month(), mt.as_str());
+        let dstr = pad(n.day(), w(dt.as_str()));
+        let ostr = ord.map(|o| suffix(n.day(), o.as_str())).unwrap_or_default();
+        let ystr = match yt {
+            Some(_) => format!(
+                "{}{:04}",
+                comma.map(|c| c.as_str()).unwrap_or(" "),
+                n.year()
+            ),
+            None => String::new(),
+        };
+        Some(if month_first {
+            format!("{mname}{}{dstr}{ostr}{ystr}", sp.as_str())
+        } else {
+            format!("{dstr}{ostr}{}{mname}{ystr}", sp.as_str())
+        })
+    }
+}
+
+/// Events of a medical history after which a bare two-digit number is a year (`CABG 81`,
+/// `MI 92`, `CVA in 94`).
+const YEAR_EVENTS: &[&str] = &[
+    "mi",
+    "ami",
+    "imi",
+    "nqwmi",
+    "cabg",
+    "redo",
+    "avr",
+    "mvr",
+    "ptca",
+    "cva",
+    "tia",
+    "stent",
+    "pacer",
+    "pacemaker",
+    "aicd",
+    "ablation",
+    "cardioversion",
+    "mastectomy",
+    "mastectomies",
+    "lumpectomy",
+    "cholecystectomy",
+    "hysterectomy",
+    "resection",
+    "transplant",
+    "dx",
+    "diagnosed",
+];
+
+/// Units and measurement words after which, or before which, a number is not a year.
+const YEAR_UNITS: &[&str] = &[
+    "cc", "ccs", "ml", "mls", "l", "mg", "mcg", "g", "gm", "gms", "kg", "u", "units", "unit",
+    "cal", "kcal", "calories", "hrs", "hr", "h", "hours", "hour", "min", "mins", "minutes", "pm",
+    "am", "x", "mmhg", "mm", "cm", "meq", "mEq", "lbs", "lb", "ns", "d5w", "ivf", "tv", "vt", "io",
+    "i/o", "uo", "total", "intake", "output", "neg", "pos", "positive", "negative", "bolus", "at",
+    "until", "till", "by", "around", "approx", "about", "from", "to", "between", "q", "before",
+    "after", "mv", "plt", "plts", "wbc", "glucose", "fs", "bs", "kcals", "years", "yrs", "yr",
+    "days", "months", "weeks", "wks", "ago", "times", "degrees", "feet", "ft", "hob",
+];
+
+/// Words before `30'` that make it a length or an angle, not a year.
+const NOT_YEAR_BEFORE_QUOTE: &[&str] = &[
+    "hob",
+    "x",
+    "ambulated",
+    "ambulate",
+    "ambulating",
+    "walked",
+    "walking",
+    "walk",
+    "amb",
+    "up",
+    "elevated",
+    "elevate",
+    "at",
+    "to",
+    "about",
+    "approx",
+    "distance",
+    "head",
+    "hb",
+    "bed",
+];
+
+fn year_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r"(?x)
+            ['\u{2019}](\d{2})(?:[sS])?\b            # '92, '90s
+            | \b(\d{2})'                             # 74'
+            | \b((?:19|20)\d{2})(?:[sS]\b|\b)        # 1992, 1980s
+            ",
+        )
+        .expect("static pattern")
+    })
+}
+
+fn event_year_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        let words = YEAR_EVENTS.join("|");
+        Regex::new(&format!(
+            r"(?i)\b({words})(?:\s+x\s?\d)?\s+(?:in\s+)?(\d{{2}})\b"
+        ))
+        .expect("static pattern")
+    })
+}
+
+/// The word before byte `i` (lower case), skipping spaces and a few punctuation marks.
+fn word_before(text: &str, i: usize) -> String {
+    let head = &text[..i];
+    let head = head.trim_end_matches([' ', '\t', '(', ',', '~', '@', ':', '=', '-']);
+    let w: String = head
+        .chars()
+        .rev()
+        .take_while(|c| c.is_alphanumeric() || *c == '/')
+        .collect();
+    w.chars().rev().collect::<String>().to_lowercase()
+}
+
+/// The word after byte `i` (lower case), skipping spaces.
+fn word_after(text: &str, i: usize) -> String {
+    text[i..]
+        .trim_start_matches([' ', '\t'])
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '/')
+        .collect::<String>()
+        .to_lowercase()
+}
+
+/// Whether the number at `start..end` is followed or preceded by a measurement, a time or a
+/// range of times.
+fn measured(text: &str, start: usize, end: usize) -> bool {
+    let before = text[..start].chars().next_back();
+    let after = text[end..].chars().next();
+    if before.is_some_and(|c| {
+        c.is_ascii_digit() || matches!(c, '.' | '/' | ':' | '+' | '#' | '$' | '*' | 'x' | 'X')
+    }) {
+        return true;
+    }
+    // A negative number ("los -1963"), not the end of a range ("1999-2001").
+    if before == Some('-')
+        && !text[..start - 1]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_ascii_digit())
+    {
+        return true;
+    }
+    if after.is_some_and(|c| c.is_ascii_digit() || matches!(c, '%' | '/' | ':'))
+        || (matches!(after, Some('.' | ','))
+            && text[end + 1..].starts_with(|c: char| c.is_ascii_digit()))
+    {
+        return true;
+    }
+    let next = word_after(text, end);
+    if YEAR_UNITS.contains(&next.as_str())
+        && !matches!(
+            next.as_str(),
+            "at" | "to"
+                | "from"
+                | "by"
+                | "until"
+                | "till"
+                | "around"
+                | "about"
+                | "approx"
+                | "between"
+                | "before"
+                | "after"
+        )
+    {
+        return true;
+    }
+    let prev = word_before(text, start);
+    YEAR_UNITS.contains(&prev.as_str())
+}
+
+/// Years alone in a date context: `'92`, `74'`, `1992`, `1980s`, `(1997)`, `CABG 81`. A
+/// four-digit number that may be a 24-hour time (`1900`, `2015`) is a year only after `in`,
+/// `of`, `year` or a medical event, and never before `hrs` or as part of a range of times.
+pub(crate) fn years(text: &str, out: &mut Vec<Candidate>) {
+    let bytes = text.as_bytes();
+    for c in year_re().captures_iter(text) {
+        let (g, kind) = match (c.get(1), c.get(2), c.get(3)) {
+            (Some(g), _, _) => (g, 1),
+            (_, Some(g), _) => (g, 2),
+            (_, _, Some(g)) => (g, 3),
+            _ => continue,
+        };
+        let (s, e) = (g.start(), g.end());
+        match kind {
+            1 => {
+                // Not feet and inches (5'10) nor a possessive.
+                let q = c.get(0).map_or(s, |m| m.start());
+                if q > 0 && bytes[q - 1].is_ascii_digit() {
+                    continue;
+                }
+                if text[e..].starts_with(['"', '\'']) {
+                    continue;
+                }
+            }
+            2 => {
+                // 90's is a range of values, not a year.
+                let rest = &text[e + 1..];
+                if rest.starts_with(['s', 'S'])
+                    || rest.starts_with(|ch: char| ch.is_ascii_digit() || ch == '"')
+                {
+                    continue;
+                }
+                if s > 0 && matches!(bytes[s - 1], b'.' | b'/' | b'-' | b':') {
+                    continue;
+                }
+                if NOT_YEAR_BEFORE_QUOTE.contains(&word_before(text, s).as_str()) {
+                    continue;
+                }
+            }
+            _ => {
+                let v: u32 = g.as_str().parse().unwrap_or(0);
+                if v > 2029 {
+                    continue;
+                }
+                if measured(text, s, e) {
+                    continue;
+                }
+                // Shift times: "1900-0700", "0700-1900".
+                let after = &text[e..];
+                let dash_num = |r: &str| {
+                    r.trim_start_matches([' ', '-']).len() < r.len()
+                        && r.trim_start_matches([' ', '-', '>'])
+                            .chars()
+                            .take_while(char::is_ascii_digit)
+                            .count()
+                            == 4
+                };
+                let range_other = after
+                    .strip_prefix('-')
+                    .or_else(|| after.strip_prefix(" - "))
+                    .map(|r| {
+                        r.chars()
+                            .take_while(char::is_ascii_digit)
+                            .collect::<String>()
+                    });
+                if let Some(o) = &range_other {
+                    if o.len() == 4 {
+                        let ov: u32 = o.parse().unwrap_or(0);
+                        if !(1900..=2029).contains(&ov) || ov < v {
+                            continue;
+                        }
+                    }
+                }
+                if dash_num(after) && range_other.is_none() {
+                    continue;
+                }
+                let mut range_end = false;
+                let head = text[..s].trim_end_matches([' ', '-']);
+                if head.len() >= 4
+                    && head.ends_with(|ch: char| ch.is_ascii_digit())
+                    && text[..s].ends_with('-')
+                {
+                    // The end of a range: a year only if the start is one.
+                    let o: String = head
+                        .chars()
+                        .rev()
+                        .take_while(char::is_ascii_digit)
+                        .collect();
+                    let ov: u32 = o.chars().rev().collect::<String>().parse().unwrap_or(0);
+                    if o.len() != 4 || !(1900..=2029).contains(&ov) || ov > v {
+                        continue;
+                    }
+                    range_end = true;
+                }
+                let maybe_time = (v % 100) < 60 && !(1960..=1999).contains(&v) && !range_end;
+                if maybe_time {
+                    let prev = word_before(text, s);
+                    let round = v.is_multiple_of(5);
+                    let ok = matches!(prev.as_str(), "in" | "of" | "year" | "is" | "s/p")
+                        || (prev == "since" && !round)
+                        || YEAR_EVENTS.contains(&prev.as_str());
+                    if !ok {
+                        continue;
+                    }
+                }
+            }
+        }
+        out.push(Candidate {
+            start: s,
+            end: e,
+            category: Category::Date,
+            priority: 67,
+        });
+    }
+    for c in event_year_re().captures_iter(text) {
+        let (Some(w), Some(g)) = (c.get(1), c.get(2)) else {
+            continue;
+        };
+        let word = w.as_str().to_ascii_lowercase();
+        if !YEAR_EVENTS.contains(&word.as_str()) {
+            continue;
+        }
+        if measured(text, g.start(), g.end()) {
+            continue;
+        }
+        let after = &text[g.end()..];
+        if after.starts_with(['\'', '-']) || after.trim_start().starts_with(['%', '-']) {
+            continue;
+        }
+        out.push(Candidate {
+            start: g.start(),
+            end: g.end(),
+            category: Category::Date,
+            priority: 67,
+        });
+    }
+}

@@ -1,0 +1,1186 @@
+//! Names and places by dictionaries and context.
+//!
+//! Rules, in order (each token is a word of letters with inner `'` or `-`):
+//! - **title**: after `Dr`, `Mr`, `Mrs`, `Ms`, `Miss`, `NP`, `MD`, … the next word is a name
+//!   unless it is a stop word; an initial or a given name before it extends the name; `and` + a
+//!   word continues a list of names (`Drs. Ballou and Dutter`).
+//!   `MD`, `MS` and `NP` are titles only before a plain space and a name-like word (`MS: sedated`,
+//!   `see MD notes`, `4L NP` are not names); after `Dr.` a clinical word that is in the name lists
+//!   is a name (`Dr. Foley`).
+//! - **credential**: words before `RN`, `MD`, `RRT`, `BSN`, … (`Nancy Jones, RN`); an initial
+//!   there needs its dot and no digit before it.
+//! - **aware**: an unknown word (not English, not one edit from an English word, not a service)
+//!   before `aware`, `notified`, `paged`, … (`Tura aware`), with a given name before it.
+//! - **relation**: after `wife`, `son`, `daughter`, `proxy`, … a given name (even one that is a
+//!   clinical word, `son Bill`), a capitalized word, or an unknown word that is not a misspelling
+//!   of an English word (`dtr suzette`).
+//! - **initial**: `E. Welsh` (an initial with a dot then a word), except organisms (`E. coli`);
+//!   an English or clinical word too when `aware`, `notified`, … follows or `per` precedes.
+//! - **dictionary**: a given name or surname that is not also an English or clinical word.
+//! - **extension**: a capitalized or dictionary word next to a name is part of it.
+//! - **propagation**: a word found as a name (or place) by context is a name everywhere in the
+//!   same text, unless it is a stop word or a common English word.
+//! - **places**: words before `hospital`, `memorial`, `regional`, `medical center`, `rehab`, …
+//!   (facility names; in single-case text not English words, except facility-name words such as
+//!   `Sacred`, `Holy`); `Holy Cross`, `Sacred Heart`, `St. Mary's`, `University of X`; a word
+//!   followed by a floor number after `transfer to`, or an unknown word of five letters or more
+//!   followed by one digit after `to`/`from` (a ward); hospital acronyms (`MGH`) after
+//!   `to`/`at`/`from`; U.S. cities, states and countries from the dictionaries, capitalized or
+//!   after `lives in`, `from`, ….
+//!
+//! Capitalization is evidence only when the text is in mixed case (not all capitals, not all
+//! lower case).
+
+use crate::dict::{self, Dictionaries, HashSet};
+use crate::{Candidate, Category};
+
+const TITLES: &[&str] = &[
+    "dr",
+    "drs",
+    "doctor",
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "mister",
+    "prof",
+    "professor",
+    "np",
+    "md",
+    "dr's",
+    "drs'",
+];
+const CREDENTIALS: &[&str] = &[
+    "rn", "md", "np", "rrt", "bsn", "lpn", "cna", "phd", "msw", "licsw", "lcsw", "pharmd", "crnp",
+    "aprn", "rph", "pa-c", "mph", "lsw", "cnm", "dds", "ms", "ot", "pt",
+];
+const RELATIONS: &[&str] = &[
+    "wife",
+    "husband",
+    "son",
+    "sons",
+    "daughter",
+    "daughters",
+    "dtr",
+    "dau",
+    "mother",
+    "father",
+    "mom",
+    "dad",
+    "sister",
+    "brother",
+    "sis",
+    "bro",
+    "niece",
+    "neice",
+    "nephew",
+    "aunt",
+    "uncle",
+    "cousin",
+    "grandson",
+    "granddaughter",
+    "grandaughter",
+    "grandchild",
+    "grandmother",
+    "grandfather",
+    "friend",
+    "neighbor",
+    "neighbour",
+    "partner",
+    "fiance",
+    "fiancee",
+    "girlfriend",
+    "boyfriend",
+    "spouse",
+    "proxy",
+    "hcp",
+    "guardian",
+    "stepdaughter",
+    "stepson",
+    "step-daughter",
+    "step-son",
+    "in-law",
+    "sil",
+    "dil",
+    "goddaughter",
+    "godson",
+    "caregiver",
+    "roommate",
+    "companion",
+    "person",
+    "spokesperson",
+    "contact",
+    "named",
+    "name",
+];
+/// Words after a name that report to a clinician ("Smith aware"); the first five make a name of
+/// an unknown word before them.
+const AWARE: &[&str] = &[
+    "aware", "notified", "paged", "informed", "updated", "called", "ordered", "here", "in",
+];
+/// Services and teams that are made aware like people ("ortho aware").
+const SERVICES: &[&str] = &[
+    "ortho",
+    "neurosurg",
+    "nsurg",
+    "cards",
+    "cardiology",
+    "renal",
+    "pulm",
+    "pulmonary",
+    "onc",
+    "heme",
+    "ent",
+    "gyn",
+    "uro",
+    "urology",
+    "vasc",
+    "surg",
+    "surgery",
+    "anesthesia",
+    "pharmacy",
+    "nutrition",
+    "echo",
+    "csru",
+    "micu",
+    "ccu",
+    "sicu",
+    "tsicu",
+    "neuro",
+    "cardiac",
+    "ctsurg",
+    "nsg",
+    "rt",
+    "resp",
+    "ems",
+    "transplant",
+    "psych",
+    "hepatology",
+    "gi",
+    "ep",
+    "ir",
+    "radiology",
+    "nephrology",
+    "oncology",
+    "hematology",
+    "dermatology",
+    "derm",
+    "neurology",
+    "icu",
+    "eicu",
+    "team",
+    "teams",
+    "fellow",
+    "resident",
+    "intern",
+    "attending",
+    "house",
+    "covering",
+    "family",
+    "pt",
+    "patient",
+    "wife",
+    "husband",
+    "son",
+    "daughter",
+    "all",
+    "everyone",
+    "midlevel",
+    "midlevels",
+    "nsurg",
+    "ctsurgery",
+    "cvicu",
+    "ortho's",
+    "cmo",
+];
+/// Languages and nationalities, written in lower case in notes ("daughter, russian speaking").
+const LANGUAGES: &[&str] = &[
+    "russian",
+    "italian",
+    "spanish",
+    "chinese",
+    "portuguese",
+    "greek",
+    "polish",
+    "haitian",
+    "vietnamese",
+    "korean",
+    "creole",
+    "cantonese",
+    "mandarin",
+    "french",
+    "german",
+    "arabic",
+    "hebrew",
+    "yiddish",
+    "hindi",
+    "urdu",
+    "farsi",
+    "japanese",
+    "cambodian",
+    "khmer",
+    "somali",
+    "amharic",
+    "albanian",
+    "armenian",
+    "ukrainian",
+    "irish",
+    "english",
+    "american",
+    "hispanic",
+    "latino",
+    "latina",
+    "asian",
+    "african",
+    "caucasian",
+    "jewish",
+    "catholic",
+    "muslim",
+    "protestant",
+    "christian",
+    "baptist",
+];
+const ORGANISMS: &[&str] = &[
+    "coli",
+    "aureus",
+    "aeruginosa",
+    "diff",
+    "difficile",
+    "dif",
+    "pylori",
+    "pneumoniae",
+    "epidermidis",
+    "faecalis",
+    "faecium",
+    "albicans",
+    "glabrata",
+    "influenzae",
+    "cloacae",
+    "marcescens",
+    "mirabilis",
+    "fragilis",
+    "jirovecii",
+    "carinii",
+    "pneumonia",
+    "cepacia",
+    "maltophilia",
+    "baumannii",
+    "viridans",
+    "pyogenes",
+    "agalactiae",
+    "enterococcus",
+    "m",
+    "d",
+    "o",
+    "r",
+    "l",
+    "s",
+    "p",
+    "q",
+    "b",
+    "t",
+    "c",
+    "e",
+];
+const FACILITY: &[&str] = &[
+    "memorial",
+    "regional",
+    "hospital",
+    "hosp",
+    "rehab",
+    "clinic",
+    "infirmary",
+    "hospice",
+    "campus",
+    "vamc",
+    "va",
+    "nursing",
+    "health",
+    "medical",
+    "med",
+    "center",
+];
+/// Words of facility names that are English words ("Sacred Heart Memorial", "Laurel Regional").
+const FACILITY_NAME_WORDS: &[&str] = &[
+    "memorial",
+    "regional",
+    "general",
+    "community",
+    "sacred",
+    "heart",
+    "holy",
+    "cross",
+    "mercy",
+    "union",
+    "good",
+    "samaritan",
+    "providence",
+    "baptist",
+    "methodist",
+    "presbyterian",
+    "lutheran",
+    "adventist",
+    "university",
+    "children's",
+    "st",
+    "saint",
+    "hospital",
+    "medical",
+    "center",
+    "hosp",
+];
+const LOC_STOP: &[&str] = &[
+    "outside",
+    "other",
+    "another",
+    "community",
+    "local",
+    "area",
+    "city",
+    "state",
+    "county",
+    "children's",
+    "veterans",
+    "psych",
+    "psychiatric",
+    "acute",
+    "chronic",
+    "long-term",
+    "term",
+    "long",
+    "rehabilitation",
+    "general",
+    "private",
+    "public",
+    "teaching",
+    "university",
+    "u",
+    "your",
+    "osh",
+    "home",
+    "house",
+    "apartment",
+    "shelter",
+    "nursing",
+    "rehab",
+    "hospital",
+    "hosp",
+    "floor",
+    "room",
+    "bed",
+    "unit",
+    "level",
+];
+const TRANSFER: &[&str] = &[
+    "transfer",
+    "transferred",
+    "transfered",
+    "transfering",
+    "transferring",
+    "xfer",
+    "xferred",
+    "xfered",
+    "txd",
+    "admitted",
+    "admit",
+    "c/o",
+    "callout",
+    "sent",
+    "moved",
+    "discharged",
+    "returned",
+    "transported",
+    "brought",
+];
+const PLACE_VERBS: &[&str] = &[
+    "lives",
+    "live",
+    "living",
+    "lived",
+    "resides",
+    "reside",
+    "resided",
+    "moved",
+    "relocated",
+    "born",
+    "grew",
+    "raised",
+    "vacation",
+    "visiting",
+    "trip",
+    "traveled",
+    "travelled",
+    "drove",
+    "flew",
+    "from",
+    "works",
+    "worked",
+    "stays",
+    "staying",
+];
+
+#[derive(Debug, Clone)]
+struct Token {
+    start: usize,
+    end: usize,
+    lower: String,
+    /// First letter capital.
+    title: bool,
+    /// All letters capital.
+    upper: bool,
+    /// Dictionary facts, looked up once.
+    f: Flags,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Flags {
+    stop: bool,
+    clinical: bool,
+    english: bool,
+    weak: bool,
+    first: bool,
+    last: bool,
+    /// First word of a city, state or country (of any length).
+    place_start: bool,
+}
+
+fn tokenize(dict: &Dictionaries, text: &str) -> Vec<Token> {
+    let mut out = Vec::new();
+    let mut it = text.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
+        if !c.is_alphabetic() {
+            continue;
+        }
+        let start = i;
+        let mut end = i + c.len_utf8();
+        while let Some(&(j, d)) = it.peek() {
+            if d.is_alphabetic() {
+                end = j + d.len_utf8();
+                it.next();
+            } else if matches!(d, '\'' | '-' | '\u{2019}') {
+                // Inner apostrophe or hyphen only when a letter follows.
+                let rest = &text[j + d.len_utf8()..];
+                if rest.chars().next().is_some_and(char::is_alphabetic) {
+                    it.next();
+                } else {
+                    break;
+                }
+            } else {
+                break;
+            }
+        }
+        let word = &text[start..end];
+        let title = word.chars().next().is_some_and(char::is_uppercase);
+        let upper = word.chars().all(|c| !c.is_lowercase());
+        let lower = word.to_lowercase();
+        let bits = dict.word_flags.get(&lower).copied().unwrap_or(0);
+        let f = Flags {
+            stop: bits & dict::STOP != 0,
+            clinical: bits & dict::CLINICAL_BIT != 0,
+            english: bits & dict::ENGLISH_BIT != 0,
+            weak: bits & dict::WEAK_BIT != 0,
+            first: bits & dict::FIRST != 0,
+            last: bits & dict::LAST != 0,
+            place_start: bits & dict::PLACE != 0,
+        };
+        out.push(Token {
+            start,
+            end,
+            lower,
+            title,
+            upper,
+            f,
+        });
+    }
+    out
+}
+
+struct Ctx<'a> {
+    text: &'a str,
+    dict: &'a Dictionaries,
+    toks: Vec<Token>,
+    /// Whether capitalization carries information (mixed-case text).
+    informative: bool,
+    marks: Vec<Option<(Category, u8)>>,
+    /// Words found by context, to propagate.
+    found: HashSet<(String, Category)>,
+}
+
+impl<'a> Ctx<'a> {
+    fn lower(&self, i: usize) -> &str {
+        &self.toks[i].lower
+    }
+
+    /// The text between token i-1 and token i.
+    fn gap(&self, i: usize) -> &str {
+        if i == 0 || i >= self.toks.len() {
+            return "";
+        }
+        &self.text[self.toks[i - 1].end..self.toks[i].start]
+    }
+
+    /// Token i follows token i-1 closely on the same line (spaces, `.`, `,`, `:`, `(`, `/`).
+    fn tight(&self, i: usize) -> bool {
+        let g = self.gap(i);
+        g.len() <= 3
+            && !g.contains('\n')
+            && g.chars()
+                .all(|c| matches!(c, ' ' | '.' | ',' | ':' | '(' | '/' | '\t'))
+    }
+
+    /// Token i follows token i-1 with a space, or a colon and a space.
+    fn spaced_or_colon(&self, i: usize) -> bool {
+        matches!(self.gap(i), " " | ": " | ":")
+    }
+
+    /// Token i follows token i-1 with spaces (and at most a dot) only.
+    fn spaced(&self, i: usize) -> bool {
+        let g = self.gap(i);
+        !g.is_empty() && g.len() <= 3 && g.chars().all(|c| c == ' ' || c == '.')
+    }
+
+    /// The gap after a title: spaces, a dot, or a closing apostrophe (`Drs' Ballou`).
+    fn title_gap(&self, i: usize) -> bool {
+        let g = self.gap(i);
+        !g.is_empty() && g.len() <= 3 && g.chars().all(|c| matches!(c, ' ' | '.' | '\''))
+    }
+
+    fn is_initial(&self, i: usize) -> bool {
+        self.toks[i].lower.chars().count() == 1
+    }
+
+    /// A one-letter word that is an English word or an abbreviation more often than an initial.
+    fn is_english_initial(&self, i: usize) -> bool {
+        matches!(
+            self.lower(i),
+            "a" | "i" | "o" | "l" | "w" | "x" | "c" | "s" | "p"
+        ) && !self.text[self.toks[i].end..].starts_with('.')
+    }
+
+    /// Capitalization marks the word as a proper noun.
+    fn cap(&self, i: usize) -> bool {
+        let t = &self.toks[i];
+        self.informative && t.title && !(t.upper && t.lower.len() <= 4 && t.lower.len() > 1)
+    }
+
+    fn blocked(&self, i: usize) -> bool {
+        self.toks[i].f.stop || self.toks[i].f.clinical
+    }
+
+    fn plain_name(&self, i: usize) -> bool {
+        let f = self.toks[i].f;
+        (f.first || f.last) && !f.weak && !f.clinical && !f.stop
+    }
+
+    fn mark(&mut self, i: usize, category: Category, priority: u8, propagate: bool) {
+        let better = match self.marks[i] {
+            Some((_, p)) => priority > p,
+            None => true,
+        };
+        if better {
+            self.marks[i] = Some((category, priority));
+        }
+        let l = &self.toks[i].lower;
+        let f = self.toks[i].f;
+        if propagate && l.chars().count() >= 3 && !f.english && !f.weak && !f.clinical && !f.stop {
+            self.found.insert((l.clone(), category));
+        }
+    }
+
+    fn in_list(&self, i: usize, list: &[&str]) -> bool {
+        list.contains(&self.lower(i))
+    }
+}
+
+/// Finds names and places in `text`.
+pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) {
+    let toks = tokenize(dict, text);
+    if toks.is_empty() {
+        return;
+    }
+    let (mut lower_n, mut title_n, mut n) = (0usize, 0usize, 0usize);
+    for t in toks.iter().filter(|t| t.lower.len() >= 2) {
+        n += 1;
+        if t.upper {
+            continue;
+        }
+        if t.title {
+            title_n += 1;
+        } else {
+            lower_n += 1;
+        }
+    }
+    let informative = n > 0 && lower_n * 10 >= n * 3 && title_n > 0 && title_n * 10 < n * 6;
+    let len = toks.len();
+    let mut cx = Ctx {
+        text,
+        dict,
+        toks,
+        informative,
+        marks: vec![None; len],
+        found: HashSet::default(),
+    };
+
+    for i in 0..len {
+        // Title rule.
+        if i + 1 < len && cx.in_list(i, TITLES) && cx.title_gap(i + 1) && !cx.toks[i + 1].f.stop {
+            // "MD", "MS" and "NP" are titles only before a name-like word and a plain space
+            // ("MS: sedated", "see MD notes", "4L NP" are not names).
+            let weak_title = matches!(cx.lower(i), "md" | "ms" | "np");
+            let l1 = cx.lower(i + 1);
+            let next_ok = if weak_title {
+                cx.gap(i + 1) == " "
+                    && !cx.blocked(i + 1)
+                    && l1.len() >= 2
+                    && (cx.dict.is_plain_name(l1)
+                        || (cx.cap(i + 1) && !cx.dict.is_english(l1))
+                        || (!cx.informative
+                            && !cx.dict.is_english(l1)
+                            && (cx.dict.is_name(l1)
+                                || (l1.len() >= 4 && !cx.dict.near_english(l1)))))
+            } else {
+                // After "Dr." even a clinical word that is a name list entry is a name
+                // ("Dr. Foley", "Dr. Price").
+                !cx.toks[i + 1].f.clinical
+                    || cx.dict.is_name(l1)
+                    || cx.cap(i + 1)
+                    || !cx.informative
+            };
+            if next_ok {
+                let mut j = i + 1;
+                cx.mark(j, Category::Name, 46, true);
+                let mut steps = 0;
+                while j + 1 < len && steps < 2 && cx.spaced(j + 1) && !cx.blocked(j + 1) {
+                    let extend = cx.is_initial(j)
+                        || cx.dict.first.contains(cx.lower(j))
+                        || cx.lower(j) == "o";
+                    if !extend {
+                        break;
+                    }
+                    j += 1;
+                    steps += 1;
+                    cx.mark(j, Category::Name, 46, true);
+                }
+                // "Drs. A and B", "Dr. A / B".
+                if j + 2 < len && (cx.lower(j + 1) == "and" || cx.gap(j + 1).trim() == "/") {
+                    let k = if cx.lower(j + 1) == "and" {
+                        j + 2
+                    } else {
+                        j + 1
+                    };
+                    if cx.tight(k) || cx.lower(j + 1) == "and" {
+                        let l = cx.lower(k);
+                        if !cx.blocked(k)
+                            && !CREDENTIALS.contains(&l)
+                            && (cx.dict.is_name(l) || !cx.dict.is_english(l))
+                        {
+                            cx.mark(k, Category::Name, 44, true);
+                        }
+                    }
+                }
+            }
+        }
+        // Credential rule.
+        if i + 1 < len && cx.in_list(i + 1, CREDENTIALS) && cx.tight(i + 1) && !cx.blocked(i) {
+            let cred_upper = cx.toks[i + 1].upper || !cx.informative;
+            let l = cx.lower(i);
+            // An initial right before a credential needs its dot and no digit before it ("4L
+            // NP" is a flow of oxygen, "w/ MD" a preposition).
+            let initial_ok = !cx.is_initial(i)
+                || (cx.text[cx.toks[i].end..].starts_with('.')
+                    && !cx.text[..cx.toks[i].start].ends_with(|c: char| c.is_ascii_digit()));
+            let after_initial =
+                i > 0 && cx.is_initial(i - 1) && cx.spaced(i) && !cx.is_english_initial(i - 1);
+            let namey = cx.dict.is_name(l)
+                || !cx.dict.is_english(l)
+                || cx.is_initial(i)
+                || (after_initial && l.len() >= 3);
+            if cred_upper
+                && namey
+                && initial_ok
+                && !cx.text[..cx.toks[i].start].ends_with(|c: char| c.is_ascii_digit())
+                && !matches!(cx.lower(i + 1), "pt" | "ot" | "ms")
+            {
+                cx.mark(i, Category::Name, 44, !cx.is_initial(i));
+                let mut j = i;
+                let mut steps = 0;
+                while j > 0 && steps < 2 && cx.spaced(j) && !cx.blocked(j - 1) {
+                    let p = j - 1;
+                    let ok = cx.is_initial(p)
+                        || cx.dict.is_name(cx.lower(p))
+                        || (cx.cap(p) && !cx.dict.is_english(cx.lower(p)));
+                    if !ok {
+                        break;
+                    }
+                    cx.mark(p, Category::Name, 44, !cx.is_initial(p));
+                    j = p;
+                    steps += 1;
+                }
+            }
+        }
+        // Relation rule.
+        if i + 1 < len && cx.in_list(i, RELATIONS) {
+            let mut k = i + 1;
+            if k < len && matches!(cx.lower(k), "is" | "named" | "was") && cx.tight(k) {
+                k += 1;
+            }
+            let g = if k < len { cx.gap(k) } else { "" };
+            let ok_gap = g.len() <= 4 && !g.contains('\n') && !g.contains('.');
+            let name_after_relation = k < len && {
+                let l = cx.lower(k);
+                let f = cx.toks[k].f;
+                // A given name that is also a clinical word ("son Bill", "daughter Lou"), or a
+                // word that is neither English nor clinical ("dtr suzette").
+                (!f.stop
+                    && f.first
+                    && !matches!(
+                        l,
+                        "will"
+                            | "may"
+                            | "mark"
+                            | "hope"
+                            | "else"
+                            | "ace"
+                            | "said"
+                            | "page"
+                            | "trace"
+                            | "max"
+                            | "min"
+                            | "mo"
+                            | "day"
+                            | "ed"
+                    ))
+                    || (!cx.blocked(k)
+                        && !f.english
+                        && !f.weak
+                        && l.chars().count() >= 4
+                        && !l.contains(['-', '\''])
+                        && !matches!(
+                            cx.lower(i),
+                            "contact"
+                                | "name"
+                                | "named"
+                                | "person"
+                                | "spokesperson"
+                                | "caregiver"
+                                | "companion"
+                        )
+                        && !cx.in_list(k, CREDENTIALS)
+                        && !LANGUAGES.contains(&l)
+                        && !cx.dict.near_english(l))
+            };
+            if k < len
+                && ok_gap
+                && (!cx.blocked(k) || name_after_relation)
+                && !cx.in_list(k, RELATIONS)
+            {
+                let l = cx.lower(k);
+                if cx.dict.first.contains(l)
+                    || cx.cap(k)
+                    || (cx.dict.last.contains(l) && !cx.dict.weak.contains(l))
+                    || name_after_relation
+                {
+                    cx.mark(k, Category::Name, 43, true);
+                    if k + 1 < len && cx.spaced(k + 1) && !cx.blocked(k + 1) {
+                        let l2 = cx.lower(k + 1);
+                        if cx.cap(k + 1)
+                            || cx.dict.is_plain_name(l2)
+                            || (!cx.informative && cx.dict.last.contains(l2))
+                        {
+                            cx.mark(k + 1, Category::Name, 43, true);
+                        }
+                    }
+                }
+            }
+        }
+        // Initial rule: "E. Welsh".
+        if i + 1 < len
+            && cx.is_initial(i)
+            && cx.text[cx.toks[i].end..].starts_with(". ")
+            && cx.spaced(i + 1)
+        {
+            let before_dot = i > 0 && cx.text[..cx.toks[i].start].ends_with('.');
+            let l = cx.lower(i + 1);
+            let after_dot =
+                cx.text[cx.toks[i + 1].end..].starts_with('.') && cx.toks[i + 1].lower.len() == 1;
+            // "E. Welsh aware", "per Z. Miller": a reporting verb after or "per" before makes
+            // even an English or clinical word a surname.
+            let reported = (i + 2 < len && cx.in_list(i + 2, AWARE) && cx.spaced_or_colon(i + 2))
+                || (i > 0
+                    && matches!(
+                        cx.lower(i - 1),
+                        "per" | "by" | "called" | "paged" | "notified"
+                    ));
+            let g = cx.gap(i);
+            if !before_dot
+                && !after_dot
+                && l.len() >= 2
+                && !cx.toks[i + 1].f.stop
+                && (!cx.blocked(i + 1) || reported)
+                && !ORGANISMS.contains(&l)
+                && (cx.cap(i + 1) || !cx.informative)
+                && cx.toks[i].title == cx.toks[i + 1].title
+                && (cx.dict.is_name(l) || !cx.dict.is_english(l) || reported)
+                && (i == 0
+                    || g.chars().all(char::is_whitespace)
+                    || g.ends_with(", ")
+                    || g.ends_with("- ")
+                    || (reported && (g.ends_with(". ") || g.ends_with('-'))))
+            {
+                cx.mark(i, Category::Name, 42, false);
+                cx.mark(i + 1, Category::Name, 42, true);
+            }
+        }
+        // Aware rule: "Tura aware", "grace dudak aware", "Dr" left out.
+        if i >= 1 && cx.in_list(i, &AWARE[..5]) && cx.spaced_or_colon(i) {
+            let k = i - 1;
+            let l = cx.lower(k);
+            let f = cx.toks[k].f;
+            if !cx.blocked(k)
+                && !f.english
+                && !f.weak
+                && l.chars().count() >= 3
+                && !SERVICES.contains(&l)
+                && !LANGUAGES.contains(&l)
+                && !l.contains(['-', '\''])
+                && !cx.dict.near_english(l)
+                && !cx.in_list(k, CREDENTIALS)
+                && !cx.in_list(k, TITLES)
+                && (cx.cap(k) || !cx.informative)
+            {
+                cx.mark(k, Category::Name, 41, true);
+                if k > 0
+                    && cx.spaced(k)
+                    && !cx.toks[k - 1].f.stop
+                    && cx.dict.first.contains(cx.lower(k - 1))
+                {
+                    cx.mark(k - 1, Category::Name, 41, false);
+                }
+            }
+        }
+        // Dictionary rule.
+        if cx.plain_name(i) && (!cx.informative || cx.toks[i].title || cx.toks[i].f.first) {
+            cx.mark(i, Category::Name, 40, false);
+        }
+    }
+    // Extension: capitalized or dictionary words next to a name.
+    for _ in 0..2 {
+        for i in 0..len {
+            if !matches!(cx.marks[i], Some((Category::Name, _))) {
+                continue;
+            }
+            for k in [i + 1, i.wrapping_sub(1)] {
+                if k >= len || cx.marks[k].is_some() || cx.blocked(k) {
+                    continue;
+                }
+                let gap_ok = if k > i { cx.spaced(k) } else { cx.spaced(i) };
+                if !gap_ok
+                    || cx.in_list(k, CREDENTIALS)
+                    || cx.in_list(k, TITLES)
+                    || cx.in_list(k, RELATIONS)
+                {
+                    continue;
+                }
+                let lk = cx.lower(k);
+                let unknown =
+                    !cx.toks[k].f.english && !cx.dict.weak.contains(lk) && lk.chars().count() >= 2;
+                let ok = (unknown && (cx.cap(k) || !cx.informative))
+                    || cx.dict.is_plain_name(lk)
+                    || (cx.is_initial(k) && (cx.toks[k].title || !cx.informative) && k < i);
+                if ok {
+                    cx.mark(k, Category::Name, 39, !cx.is_initial(k));
+                }
+            }
+        }
+    }
+    places(&mut cx);
+    // Propagation.
+    if !cx.found.is_empty() {
+        let found: std::collections::HashMap<String, Category> = cx.found.iter().cloned().collect();
+        for i in 0..len {
+            if cx.marks[i].is_some() {
+                continue;
+            }
+            if let Some(c) = found.get(&cx.toks[i].lower) {
+                cx.marks[i] = Some((*c, 37));
+            }
+        }
+    }
+    for (i, m) in cx.marks.iter().enumerate() {
+        if let Some((category, priority)) = m {
+            let t = &cx.toks[i];
+            let mut end = t.end;
+            // A trailing possessive stays outside the span; a dot after an initial joins it.
+            if t.lower.chars().count() == 1 && cx.text[end..].starts_with('.') {
+                end += 1;
+            }
+            out.push(Candidate {
+                start: t.start,
+                end,
+                category: *category,
+                priority: *priority,
+            });
+        }
+    }
+}
+
+fn places(cx: &mut Ctx<'_>) {
+    let len = cx.toks.len();
+    for i in 0..len {
+        let l = cx.lower(i).to_string();
+        if !(FACILITY.contains(&l.as_str())
+            || l == "st"
+            || l == "saint"
+            || l.len() <= 5
+            || (i >= 1 && matches!(cx.lower(i - 1), "to" | "from")))
+        {
+            continue;
+        }
+        // Facility names before a facility word.
+        let facility = FACILITY.contains(&l.as_str())
+            && match l.as_str() {
+                "medical" | "med" | "health" => {
+                    i + 1 < len && matches!(cx.lower(i + 1), "center" | "ctr" | "centre" | "campus")
+                }
+                "nursing" => i + 1 < len && matches!(cx.lower(i + 1), "home" | "facility"),
+                "center" => i > 0 && !matches!(cx.lower(i - 1), "medical" | "med" | "health"),
+                "va" => cx.toks[i].upper,
+                _ => true,
+            };
+        if facility && i > 0 {
+            let mut j = i;
+            let mut steps = 0;
+            while j > 0 && steps < 3 && cx.spaced(j) {
+                let p = j - 1;
+                let lp = cx.lower(p);
+                if LOC_STOP.contains(&lp)
+                    || cx.dict.is_stop(lp) && !matches!(lp, "sinai")
+                    || cx.in_list(p, TRANSFER)
+                {
+                    break;
+                }
+                if cx.informative && !cx.toks[p].title {
+                    break;
+                }
+                if (!cx.informative || l == "rehab")
+                    && cx.toks[p].f.english
+                    && !FACILITY_NAME_WORDS.contains(&lp)
+                    && !cx.toks[p].f.place_start
+                {
+                    break;
+                }
+                cx.mark(
+                    p,
+                    Category::Location,
+                    38,
+                    !cx.dict.weak.contains(lp) || steps == 0,
+                );
+                j = p;
+                steps += 1;
+            }
+        }
+        // Saint X.
+        if (l == "st" || l == "saint")
+            && i + 1 < len
+            && cx.spaced(i + 1)
+            && (cx.toks[i + 1].title || !cx.informative)
+            && !cx.blocked(i + 1)
+        {
+            let base = cx
+                .lower(i + 1)
+                .trim_end_matches("'s")
+                .trim_end_matches("\u{2019}s");
+            let next_is_facility = (i + 2 < len && FACILITY.contains(&cx.lower(i + 2)))
+                || cx.dict.first.contains(base);
+            if next_is_facility {
+                cx.mark(i, Category::Location, 38, false);
+                cx.mark(i + 1, Category::Location, 38, false);
+            }
+        }
+        // Facility names made of English words: "Holy Cross", "Sacred Heart (Memorial)".
+        if i + 1 < len
+            && cx.spaced(i + 1)
+            && matches!(
+                (cx.lower(i), cx.lower(i + 1)),
+                ("holy", "cross" | "family" | "name" | "spirit")
+                    | ("sacred", "heart")
+                    | ("good", "samaritan")
+            )
+        {
+            cx.mark(i, Category::Location, 38, false);
+            cx.mark(i + 1, Category::Location, 38, false);
+            let mut k = i + 2;
+            while k < len && cx.spaced(k) && FACILITY_NAME_WORDS.contains(&cx.lower(k)) {
+                cx.mark(k, Category::Location, 38, false);
+                k += 1;
+            }
+        }
+        // "University of Maryland (Medical Center)", "U of MD".
+        if (l == "university" || l == "u")
+            && i + 2 < len
+            && cx.lower(i + 1) == "of"
+            && cx.spaced(i + 1)
+            && cx.spaced(i + 2)
+            && (cx.toks[i + 2].f.place_start
+                || cx
+                    .dict
+                    .state_codes
+                    .contains(&cx.lower(i + 2).to_uppercase()))
+        {
+            for k in i..i + 3 {
+                cx.mark(k, Category::Location, 38, false);
+            }
+        }
+        // Ward: "transfer to X 2".
+        if i >= 2
+            && matches!(cx.lower(i - 1), "to" | "from")
+            && cx.tight(i)
+            && !cx.dict.is_english(&l)
+        {
+            let verb = cx.in_list(i - 2, TRANSFER) || (i >= 3 && cx.in_list(i - 3, TRANSFER));
+            let rest = &cx.text[cx.toks[i].end..];
+            let digits = rest
+                .strip_prefix(' ')
+                .map(|r| r.chars().take_while(char::is_ascii_digit).count())
+                .unwrap_or(0);
+            let after = rest.chars().nth(1 + digits);
+            // Without a transfer verb: "to Quartermain 2" (one digit, an unknown long word).
+            let verb = verb
+                || (digits == 1
+                    && l.len() >= 5
+                    && after != Some('.')
+                    && !cx.dict.near_english(&l)
+                    && !cx.toks[i].f.clinical);
+            if verb
+                && (1..=2).contains(&digits)
+                && !after.is_some_and(char::is_alphanumeric)
+                && !cx.blocked(i)
+                && !LOC_STOP.contains(&l.as_str())
+                && l.len() >= 3
+            {
+                cx.mark(i, Category::Location, 38, true);
+            }
+        }
+        // Hospital acronyms: "to MGH".
+        if i >= 1
+            && (2..=5).contains(&l.len())
+            && (l.ends_with('h') || l.ends_with("mc"))
+            && (cx.toks[i].upper || !cx.informative)
+        {
+            let prev = cx.lower(i - 1);
+            let digit_before = cx.text[..cx.toks[i].start].ends_with(|c: char| c.is_ascii_digit());
+            if !digit_before
+                && matches!(
+                    prev,
+                    "to" | "at" | "from" | "@" | "the" | "into" | "by" | "in"
+                )
+                && !cx.dict.is_english(&l)
+                && !matches!(
+                    l.as_str(),
+                    "osh"
+                        | "nh"
+                        | "th"
+                        | "ph"
+                        | "bh"
+                        | "each"
+                        | "with"
+                        | "much"
+                        | "such"
+                        | "both"
+                        | "bath"
+                        | "path"
+                        | "meth"
+                        | "mouth"
+                        | "teeth"
+                        | "death"
+                        | "birth"
+                        | "rash"
+                        | "push"
+                        | "wash"
+                        | "gush"
+                        | "high"
+                        | "sigh"
+                        | "ash"
+                        | "fresh"
+                        | "flush"
+                        | "pdh"
+                        | "ldh"
+                        | "tsh"
+                        | "adh"
+                        | "hh"
+                        | "ch"
+                        | "usoh"
+                        | "soh"
+                )
+                && !cx.dict.is_stop(&l)
+            {
+                cx.mark(i, Category::Location, 38, true);
+            }
+        }
+    }
+    // Dictionary places: windows of three, two and one words.
+    let mut i = 0;
+    while i < len {
+        let mut matched = 0;
+        for w in (1..=3).rev() {
+            if !cx.toks[i].f.place_start {
+                break;
+            }
+            if i + w > len || (1..w).any(|k| cx.gap(i + k) != " ") {
+                continue;
+            }
+            let key = (i..i + w)
+                .map(|k| cx.lower(k))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let context = i >= 1
+                && (cx.in_list(i - 1, PLACE_VERBS)
+                    || (i >= 2
+                        && matches!(cx.lower(i - 1), "in" | "to" | "from" | "near" | "of")
+                        && cx.in_list(i - 2, PLACE_VERBS)));
+            let evidence = (i..i + w).all(|k| cx.cap(k)) || !cx.informative;
+            let category = if cx.dict.states.contains(&key) || cx.dict.countries.contains(&key) {
+                Some(Category::State)
+            } else if (w == 1 && cx.dict.cities1.contains(&key))
+                || (w > 1 && cx.dict.cities_multi.contains(&key))
+            {
+                Some(Category::Location)
+            } else {
+                None
+            };
+            let Some(category) = category else { continue };
+            let common = w == 1
+                && (cx.dict.weak.contains(&key)
+                    || cx.blocked(i)
+                    || cx.dict.is_name(&key)
+                    || cx.dict.is_english(&key));
+            if (evidence && !common) || (context && !cx.blocked(i)) {
+                for k in i..i + w {
+                    cx.mark(
+                        k,
+                        category,
+                        if category == Category::State { 30 } else { 35 },
+                        false,
+                    );
+                }
+                matched = w;
+                break;
+            }
+        }
+        // State codes after "City," ("Baltimore, MD").
+        if matched == 0
+            && cx.toks[i].upper
+            && cx.toks[i].lower.len() == 2
+            && i > 0
+            && cx.gap(i) == ", "
+            && cx
+                .dict
+                .state_codes
+                .contains(&cx.toks[i].lower.to_uppercase())
+            && matches!(cx.marks[i - 1], Some((Category::Location, _)))
+        {
+            cx.mark(i, Category::State, 30, false);
+        }
+        i += matched.max(1);
+    }
+}

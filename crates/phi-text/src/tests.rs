@@ -1,0 +1,368 @@
+use super::*;
+
+fn scrubber() -> &'static Scrubber {
+    static S: std::sync::OnceLock<Scrubber> = std::sync::OnceLock::new();
+    S.get_or_init(|| Scrubber::new(Options::new()).unwrap())
+}
+
+fn identity() -> PatientIdentity {
+    PatientIdentity::builder()
+        .name(["Johnathan", "Quincy"], "Zabrowski")
+        .identifier("MRN-884422")
+        .phone("(617) 555-0142")
+        .email("jz@example.com")
+        .street("12 Elmwood Terrace")
+        .city("Somerville")
+        .zip("02144")
+        .birth_ymd(1980, 3, 7)
+        .build()
+}
+
+#[test]
+fn planted_identifiers_become_tags() {
+    let s = scrubber();
+    let text = "Johnathan Zabrowski (MRN-884422) called from 617.555.0142, email jz@example.com. \
+                Lives at 12 Elmwood Terrace, Somerville 02144. DOB 03/07/1980. Zabrowski's wife agreed.";
+    let out = s.scrub(text, &identity(), &Replacement::tags());
+    assert_eq!(
+        out.text,
+        "[NAME] ([ID]) called from [PHONE], email [EMAIL]. \
+                Lives at [ADDRESS], [LOCATION] [ZIP]. DOB [DATE]. [NAME]'s wife agreed."
+    );
+    for v in identity().values() {
+        assert!(
+            !out.text.to_lowercase().contains(&v.to_lowercase()),
+            "{v} survived"
+        );
+    }
+    assert_eq!(out.counts.get(Category::Name), 2);
+    assert_eq!(out.counts.get(Category::Phone), 1);
+}
+
+#[test]
+fn name_variants_of_the_patient() {
+    let s = scrubber();
+    let id = identity();
+    for text in [
+        "ZABROWSKI, JOHNATHAN seen",
+        "J. Zabrowski seen",
+        "zabrowski, johnathan seen",
+        "JQZ seen",
+        "J.Q.Z. seen",
+    ] {
+        let out = s.scrub(text, &id, &Replacement::tags());
+        assert!(out.text.starts_with("[NAME]"), "{text} -> {}", out.text);
+        assert!(out.text.ends_with(" seen"));
+    }
+}
+
+#[test]
+fn birth_date_formats_of_the_patient() {
+    let s = scrubber();
+    for text in [
+        "born 1980-03-07 ok",
+        "born 3/7/80 ok",
+        "born March 7, 1980 ok",
+        "born 7 Mar 1980 ok",
+        "born 03/07/1980 ok",
+    ] {
+        let out = s.scrub(text, &identity(), &Replacement::tags());
+        assert_eq!(out.text, "born [DATE] ok", "{text}");
+    }
+}
+
+#[test]
+fn patterns_without_identity() {
+    let s = scrubber();
+    let id = PatientIdentity::empty();
+    let text = "SSN 123-45-6789, fax: 617-555-0199, see https://example.org/x and 10.1.2.3. MRN: 1234567. acct # AB12345. Seen by Dr. Okonkwo on 4/12.";
+    let out = s.scrub(text, &id, &Replacement::tags());
+    assert_eq!(
+        out.text,
+        "SSN [SSN], fax: [FAX], see [URL] and [IP]. MRN: [ID]. acct # [ID]. Seen by Dr. [NAME] on [DATE]."
+    );
+    assert!(!format!("{:?}", out).contains("Okonkwo"));
+}
+
+#[test]
+fn addresses_and_zip() {
+    let s = scrubber();
+    let out = s.scrub(
+        "Lives at 45 Oak Avenue Apt 3, Boston, MA 02118.",
+        &PatientIdentity::empty(),
+        &Replacement::tags(),
+    );
+    assert_eq!(out.text, "Lives at [ADDRESS], [LOCATION], [STATE] [ZIP].");
+}
+
+#[test]
+fn dates_are_shifted_keeping_format() {
+    let s = scrubber();
+    let id = PatientIdentity::empty();
+    let r = Replacement::tags().shift_dates(Some(10));
+    let cases = [
+        ("on 03/07/1980.", "on 03/17/1980."),
+        ("on 1980-03-07.", "on 1980-03-17."),
+        ("on 3/7/80.", "on 3/17/80."),
+        ("on March 7, 1980.", "on March 17, 1980."),
+        ("on 7 Mar 1980.", "on 17 Mar 1980."),
+        ("on 12/25.", "on 1/4."),
+        ("on Dec 28, 1999.", "on Jan 7, 2000."),
+        ("in March 2019.", "in [DATE]."),
+    ];
+    for (input, expected) in cases {
+        assert_eq!(s.scrub(input, &id, &r).text, expected, "{input}");
+    }
+    assert_eq!(
+        s.scrub("on 03/07/1980.", &id, &Replacement::tags()).text,
+        "on [DATE]."
+    );
+}
+
+#[test]
+fn ages_over_89() {
+    let s = scrubber();
+    let id = PatientIdentity::empty();
+    let key = Replacement::surrogates(b"0123456789abcdef0123").unwrap();
+    assert_eq!(
+        s.scrub("92 yo woman", &id, &Replacement::tags()).text,
+        "[AGE] yo woman"
+    );
+    assert_eq!(s.scrub("92 yo woman", &id, &key).text, "90+ yo woman");
+    assert_eq!(
+        s.scrub("age 95, stable", &id, &Replacement::tags()).text,
+        "age [AGE], stable"
+    );
+    assert_eq!(
+        s.scrub("a ninety-three year old man", &id, &Replacement::tags())
+            .text,
+        "a [AGE] year old man"
+    );
+    assert_eq!(
+        s.scrub("a 67 yo man", &id, &Replacement::tags()).text,
+        "a 67 yo man"
+    );
+}
+
+#[test]
+fn clinical_words_are_not_names() {
+    let s = scrubber();
+    let id = PatientIdentity::empty();
+    // "May" after "in" is a date (a month of a date related to the patient); "Will" and
+    // "brown" are not names.
+    let out = s.scrub(
+        "Patient denies chest pain. Will follow up in May. Brown sputum, foley in place.",
+        &id,
+        &Replacement::tags(),
+    );
+    assert_eq!(
+        out.text,
+        "Patient denies chest pain. Will follow up in [DATE]. Brown sputum, foley in place."
+    );
+    let out = s.scrub(
+        "Pt may need 1/2 NS. Strength 5/5. Pain 4/10.",
+        &id,
+        &Replacement::tags(),
+    );
+    assert_eq!(out.text, "Pt may need 1/2 NS. Strength 5/5. Pain 4/10.");
+}
+
+#[test]
+fn context_names() {
+    let s = scrubber();
+    let id = PatientIdentity::empty();
+    let out = s.scrub(
+        "Dr. Rakusin aware. Wife Mary called. Nancy Jones, RN. Mrs. Przybylo resting.",
+        &id,
+        &Replacement::tags(),
+    );
+    assert_eq!(
+        out.text,
+        "Dr. [NAME] aware. Wife [NAME] called. [NAME], RN. Mrs. [NAME] resting."
+    );
+}
+
+#[test]
+fn surrogates_are_consistent_and_keyed() {
+    let s = scrubber();
+    let id = identity();
+    let a = Replacement::surrogates(b"key-number-one-0123").unwrap();
+    let b = Replacement::surrogates(b"key-number-two-0123").unwrap();
+    let t = "Johnathan Zabrowski called. Later Zabrowski called 617-555-0142.";
+    let x = s.scrub(t, &id, &a).text;
+    let y = s.scrub(t, &id, &a).text;
+    let z = s.scrub(t, &id, &b).text;
+    assert_eq!(x, y);
+    assert_ne!(x, z);
+    assert!(!x.contains("Zabrowski") && !x.contains("555-0142"), "{x}");
+    // The same surname gets the same surrogate in both places.
+    let words: Vec<&str> = x.split_whitespace().collect();
+    assert_eq!(words[1], words[4], "{x}");
+    // Phone keeps its format.
+    let phone = words.last().unwrap().trim_end_matches('.');
+    assert_eq!(phone.len(), "617-555-0142".len());
+    assert_eq!(&phone[3..4], "-");
+    assert_eq!(
+        Replacement::surrogates(b"short").unwrap_err(),
+        ConfigError::ShortKey(5)
+    );
+}
+
+#[test]
+fn limited_data_set_keeps_dates_and_places() {
+    let s = Scrubber::new(Options::limited_data_set()).unwrap();
+    let out = s.scrub(
+        "Dr. Okonkwo saw her on 4/12 in Boston, MA 02118.",
+        &PatientIdentity::empty(),
+        &Replacement::tags(),
+    );
+    assert_eq!(out.text, "Dr. [NAME] saw her on 4/12 in Boston, MA 02118.");
+}
+
+#[test]
+fn xhtml_keeps_markup() {
+    let s = scrubber();
+    let div = r#"<div xmlns="http://www.w3.org/1999/xhtml"><p class="x" title="Johnathan Zabrowski">Seen by <b>Dr. Okonkwo</b> &amp; wife Mary on 03/07/1980 &lt;ok&gt;&nbsp;</p><!-- Zabrowski --><img src="a.png" alt="photo of Zabrowski"/></div>"#;
+    let out = s.scrub_xhtml(div, &identity(), &Replacement::tags());
+    assert_eq!(
+        out.text,
+        r#"<div xmlns="http://www.w3.org/1999/xhtml"><p class="x" title="[NAME]">Seen by <b>Dr. [NAME]</b> &amp; wife [NAME] on [DATE] &lt;ok&gt;&nbsp;</p><!-- [NAME] --><img src="a.png" alt="photo of [NAME]"/></div>"#
+    );
+    // Unchanged text keeps its entities byte for byte.
+    let plain = "<div><p>stable &#233; &amp; calm</p></div>";
+    assert_eq!(
+        s.scrub_xhtml(plain, &identity(), &Replacement::tags()).text,
+        plain
+    );
+}
+
+#[test]
+fn non_ascii_offsets_on_char_boundaries() {
+    let s = scrubber();
+    let text = "Señora José Zabrowski — née 3/7/80, café ☕ Dr. Müller aware.";
+    for sp in s.detect(text, &identity()) {
+        assert!(text.is_char_boundary(sp.start) && text.is_char_boundary(sp.end));
+    }
+    let out = s.scrub(text, &identity(), &Replacement::tags());
+    assert!(
+        !out.text.contains("Zabrowski") && !out.text.contains("Müller"),
+        "{}",
+        out.text
+    );
+}
+
+#[test]
+fn reports_hold_no_text() {
+    let s = scrubber();
+    let out = s.scrub("Johnathan Zabrowski", &identity(), &Replacement::tags());
+    let dbg = format!(
+        "{:?} {:?} {:?}",
+        out,
+        identity(),
+        Replacement::surrogates(b"0123456789abcdefxyz").unwrap()
+    );
+    assert!(
+        !dbg.contains("Zabrowski") && !dbg.contains("0123456789"),
+        "{dbg}"
+    );
+    assert_eq!(Category::from_name("ssn"), Some(Category::Ssn));
+}
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn name_part() -> impl Strategy<Value = String> {
+        "[A-Z][a-z]{3,9}".prop_map(|s| s)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn scrub_never_panics(text in "\\PC{0,200}") {
+            let s = scrubber();
+            let out = s.scrub(&text, &identity(), &Replacement::tags().shift_dates(Some(-400)));
+            let _ = s.scrub_xhtml(&text, &identity(), &Replacement::surrogates(b"0123456789abcdef").unwrap());
+            for sp in s.detect(&text, &identity()) {
+                prop_assert!(text.is_char_boundary(sp.start) && text.is_char_boundary(sp.end));
+            }
+            prop_assert!(out.counts.total() <= text.len());
+        }
+
+        #[test]
+        fn planted_identifiers_never_survive(
+            given in name_part(), family in name_part(), mrn in "[0-9]{6,9}",
+            phone in "[2-9][0-9]{2}-[0-9]{3}-[0-9]{4}",
+            filler in proptest::collection::vec("[a-z]{2,8}|[0-9]{1,3}|[.,;:()]", 0..12),
+            shape in 0usize..4,
+        ) {
+            let id = PatientIdentity::builder().name([given.as_str()], &family).identifier(&mrn).phone(&phone).build();
+            let name = match shape {
+                0 => format!("{given} {family}"),
+                1 => format!("{family}, {given}"),
+                2 => format!("{}'s", family.to_uppercase()),
+                _ => given.to_lowercase(),
+            };
+            let text = format!("{} {name} {} mrn {mrn} call {} {}", filler.join(" "), filler.join(" "), phone.replace('-', " "), filler.join(""));
+            let s = scrubber();
+            for r in [Replacement::tags(), Replacement::surrogates(b"0123456789abcdef").unwrap()] {
+                let out = s.scrub(&text, &id, &r).text.to_lowercase();
+                prop_assert!(!out.contains(&family.to_lowercase()), "{}", out);
+                prop_assert!(!out.contains(&mrn), "{}", out);
+                let digits: String = out.chars().filter(char::is_ascii_digit).collect();
+                let pd: String = phone.chars().filter(char::is_ascii_digit).collect();
+                prop_assert!(!digits.contains(&pd), "{}", out);
+            }
+        }
+    }
+}
+
+#[test]
+fn years_in_date_contexts() {
+    let s = scrubber();
+    let id = PatientIdentity::empty();
+    let out = s.scrub(
+        "PMH: MI '92, CABG 81, CVA 74'. Lumpectomy in 1983 (1997), since 1998, 1999-2001.",
+        &id,
+        &Replacement::tags(),
+    );
+    assert_eq!(
+        out.text,
+        "PMH: MI '[DATE], CABG [DATE], CVA [DATE]'. Lumpectomy in [DATE] ([DATE]), since [DATE], [DATE]-[DATE]."
+    );
+    // Times, volumes, values in the 90's and lengths are not years.
+    let text = "Shift 1900-0700. UO 1950 cc at 2000. Sats in the 90's. HOB 30'. Given 1980 mg. \
+                Neg 1963 since mn.";
+    assert_eq!(s.scrub(text, &id, &Replacement::tags()).text, text);
+    // Off by option, and kept with dates.
+    for o in [
+        Options::new().years(false),
+        Options::new().keep([Category::Date]),
+    ] {
+        let s = Scrubber::new(o).unwrap();
+        assert!(s.detect("s/p CABG in 1992", &id).is_empty());
+    }
+}
+
+#[test]
+fn clinical_abbreviations_are_not_names() {
+    let s = scrubber();
+    let id = PatientIdentity::empty();
+    for text in [
+        "RESP: O2 SATS 95% ON 4L NP. MS: SEDATED ON PROPOFOL. SEE MD NOTES.",
+        "Family in, spoke w/ MD re: plan. ms: alert, cooperative.",
+        "Vent on PSV 10/5, 40%. Cpap 5 with flowby 6/3. Episode of CP 5/10.",
+    ] {
+        assert_eq!(s.scrub(text, &id, &Replacement::tags()).text, text);
+    }
+    let out = s.scrub(
+        "Dr. Foley aware. T. Marsh aware. Son Jack called. Transfer to Kensington 2 when bed avail.",
+        &id,
+        &Replacement::tags(),
+    );
+    assert_eq!(
+        out.text,
+        "Dr. [NAME] aware. [NAME] aware. Son [NAME] called. Transfer to [LOCATION] 2 when bed avail."
+    );
+}

@@ -1,0 +1,2 @@
+DROP TABLE export_jobs;
+DROP TABLE deid_policies;
