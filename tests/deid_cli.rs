@@ -1,6 +1,5 @@
 //! `salus deid` and `salus policy check` through the real binary (no database involved).
 
-#[allow(unused_imports)]
 mod common;
 
 use std::path::Path;
@@ -185,4 +184,55 @@ fn a_bad_policy_stops_deid_before_anything_is_written() {
     assert_eq!(result.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&result.stderr).contains("unknown method `nope`"));
     assert!(!out.exists());
+}
+
+#[test]
+fn stored_policies_from_the_command_line_are_checked_listed_used_and_deleted() {
+    for db in all_databases() {
+        let dir = scratch_dir();
+        let good = dir.path().join("good.json");
+        std::fs::write(
+            &good,
+            r#"{"fhirPathRules": [{"path": "nodesByType('HumanName')", "method": "redact"}]}"#,
+        )
+        .unwrap();
+        let bad = dir.path().join("bad.json");
+        std::fs::write(
+            &bad,
+            r#"{"fhirPathRules": [{"path": "x", "method": "nope"}]}"#,
+        )
+        .unwrap();
+        let put = run(
+            &db,
+            &["policy", "put", "names-only", good.to_str().unwrap()],
+        );
+        assert_eq!(
+            put.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&put.stderr)
+        );
+        let refused = run(&db, &["policy", "put", "broken", bad.to_str().unwrap()]);
+        assert_eq!(refused.status.code(), Some(1));
+        let preset = run(
+            &db,
+            &["policy", "put", "safe-harbor", good.to_str().unwrap()],
+        );
+        assert_eq!(preset.status.code(), Some(1));
+        let list = run(&db, &["policy", "list"]);
+        let listed = String::from_utf8_lossy(&list.stdout).to_string();
+        assert!(
+            listed.contains("names-only") && !listed.contains("broken"),
+            "{listed}"
+        );
+        assert!(listed.contains("safe-harbor (preset)"));
+        assert_eq!(
+            run(&db, &["policy", "delete", "names-only"]).status.code(),
+            Some(0)
+        );
+        assert_eq!(
+            run(&db, &["policy", "delete", "names-only"]).status.code(),
+            Some(1)
+        );
+    }
 }

@@ -34,6 +34,85 @@ pub enum PolicyCommand {
         /// A policy file's path or a built-in preset's name.
         policy: String,
     },
+    /// Store a policy file under a name (checked first; presets' names are reserved).
+    Put {
+        /// The name (`[A-Za-z0-9._-]{1,64}`), as `export --deid` and `$export?deid=` use it.
+        name: String,
+        /// The policy file.
+        file: PathBuf,
+    },
+    /// The stored policies' names, and the presets.
+    List,
+    /// Remove a stored policy.
+    Delete { name: String },
+}
+
+/// Commands on stored policies need the database; `check` does not.
+pub fn needs_store(command: &PolicyCommand) -> bool {
+    !matches!(command, PolicyCommand::Check { .. })
+}
+
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+pub fn stored_policy(store: &salus_store::Store, command: PolicyCommand) -> Result<u8> {
+    match command {
+        PolicyCommand::Check { .. } => unreachable!("checked by needs_store"),
+        PolicyCommand::Put { name, file } => {
+            if !valid_name(&name) {
+                bail!("policy name {name:?}: use 1 to 64 letters, digits, '.', '_' or '-'");
+            }
+            if salus_deid::preset(&name).is_some() {
+                bail!("policy name {name}: a preset has that name; choose another");
+            }
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            load_policy(&file.display().to_string())?;
+            let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+            let now = chrono::Utc::now().timestamp_micros();
+            let created = store.put_policy(&name, &text, &format!("cli/{who}"), now)?;
+            crate::security::audit_cli(
+                store,
+                "policy-change",
+                vec![format!("deid-policy/{name}")],
+                0,
+            )?;
+            println!(
+                "policy {name} {}",
+                if created { "stored" } else { "replaced" }
+            );
+            Ok(0)
+        }
+        PolicyCommand::List => {
+            for row in store.list_policies()? {
+                println!("{}", row.name);
+            }
+            for (name, _) in salus_deid::PRESETS {
+                println!("{name} (preset)");
+            }
+            Ok(0)
+        }
+        PolicyCommand::Delete { name } => {
+            if store.delete_policy(&name)? {
+                crate::security::audit_cli(
+                    store,
+                    "policy-change",
+                    vec![format!("deid-policy/{name}")],
+                    0,
+                )?;
+                println!("policy {name} deleted");
+                Ok(0)
+            } else {
+                bail!(
+                    "policy {name}: no stored policy has that name (salus policy list shows them)"
+                )
+            }
+        }
+    }
 }
 
 /// A preset's name or a policy file's path, read and validated. Every problem is listed.
@@ -86,6 +165,9 @@ pub fn random_seed() -> Result<[u8; 32]> {
 
 pub fn policy(config: &Config, command: PolicyCommand) -> Result<u8> {
     match command {
+        PolicyCommand::Put { .. } | PolicyCommand::List | PolicyCommand::Delete { .. } => {
+            unreachable!("stored-policy commands go to stored_policy")
+        }
         PolicyCommand::Check { policy } => match load_policy(&policy) {
             Ok(p) => {
                 let methods: Vec<String> = p

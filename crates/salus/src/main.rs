@@ -51,7 +51,7 @@ enum Command {
     Export(export::ExportArgs),
     /// De-identify FHIR JSON and NDJSON files under a policy (no database).
     Deid(deid::DeidArgs),
-    /// De-identification policies: check.
+    /// De-identification policies: check a file or preset; put, list, delete stored ones.
     #[command(subcommand)]
     Policy(deid::PolicyCommand),
     /// Bearer tokens: create (shown once), list, revoke.
@@ -139,6 +139,9 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Ingest(args) => ingest::run(&open()?, &config, args),
         Command::Export(args) => export::run(&open()?, &config, args),
         Command::Deid(args) => deid::run(&config, args),
+        Command::Policy(command) if deid::needs_store(&command) => {
+            deid::stored_policy(&open()?, command)
+        }
         Command::Policy(command) => deid::policy(&config, command),
         Command::Token(command) => security::token(&open()?, command),
         Command::Client(command) => security::client(&open()?, command),
