@@ -278,7 +278,8 @@ impl Engine {
                 tree::remove_empty(&mut resource);
                 Ok(resource)
             }
-            Err(e) if self.policy.processing_errors == ProcessingErrors::Skip => {
+            // Microsoft's `skip`: the resource becomes an empty one of its type, labelled.
+            Err(_) if self.policy.processing_errors == ProcessingErrors::Skip => {
                 run.report.skipped += 1;
                 let mut empty = Map::new();
                 empty.insert("resourceType".into(), Value::String(resource_type));
@@ -288,7 +289,6 @@ impl Engine {
                     Value::Array(vec![Operation::Redact.security_label()]),
                 );
                 empty.insert("meta".into(), Value::Object(meta));
-                let _ = e;
                 Ok(Value::Object(empty))
             }
             Err(e) => Err(e),

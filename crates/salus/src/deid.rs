@@ -144,11 +144,7 @@ pub fn load_policy(spec: &str) -> Result<Policy> {
 pub fn default_keys(config: &Config) -> Result<DefaultKeys> {
     match config.deid_secret() {
         Some(secret) => Ok(DefaultKeys::derive(secret.as_bytes())),
-        None => {
-            let mut seed = [0u8; 32];
-            getrandom::fill(&mut seed).context("reading the operating system's randomness")?;
-            Ok(DefaultKeys::random(seed))
-        }
+        None => Ok(DefaultKeys::random(random_seed()?)),
     }
 }
 
@@ -216,6 +212,9 @@ enum Input {
 
 pub fn run(config: &Config, args: DeidArgs) -> Result<u8> {
     let policy = load_policy(&args.policy)?;
+    if config.deid_secret().is_none() {
+        tracing::warn!("no de-identification secret configured ([deid] secret or SALUS_DEID_SECRET): keys the policy leaves unset are random for this run, so crypto-hashes and date shifts will not repeat across runs");
+    }
     let engine = engine(policy, config)?;
     let files = collect_inputs(&args.inputs)?;
     if files.len() > 1 && args.out.is_none() {
