@@ -155,12 +155,16 @@ pub struct Engine {
     references: ReferencePatterns,
     scrubber: Option<Arc<TextScrubber>>,
     today: NaiveDate,
+    /// The policy shifts dates, so dates in free text move with them.
+    shifts_dates: bool,
 }
 
 /// Per-run mutable state: randomness and the report.
 pub struct Run {
     rng: ChaCha20Rng,
     pub report: Report,
+    /// Patient-scope date offsets already computed (an HMAC each), by patient id.
+    patient_offsets: std::collections::HashMap<String, i64>,
 }
 
 impl Run {
@@ -170,6 +174,7 @@ impl Run {
         Run {
             rng: ChaCha20Rng::from_seed(seed),
             report: Report::new(&engine.policy),
+            patient_offsets: std::collections::HashMap::new(),
         }
     }
 }
@@ -197,7 +202,9 @@ impl Engine {
             .unwrap_or(defaults.encrypt_key)
             .into_bytes();
         let references = ReferencePatterns::new(&schema.resource_types());
+        let shifts_dates = policy.rules.iter().any(|r| r.method == Method::DateShift);
         Engine {
+            shifts_dates,
             policy,
             date_shift_key,
             crypto_hash_key,
@@ -486,7 +493,13 @@ impl Job<'_> {
         let name = self.tree.nodes[id].name;
         let primitive = self.tree.nodes[id].primitive;
         let params = &self.engine.policy.parameters;
-        let text = if primitive {
+        // Only the methods that read a primitive's value pay for copying it (`keep` and
+        // `scrubText` reach far more elements than they change).
+        let text = if primitive
+            && matches!(
+                rule.method,
+                Method::Redact | Method::DateShift | Method::CryptoHash | Method::Encrypt
+            ) {
             self.tree.text(self.root, id)
         } else {
             None
@@ -706,18 +719,19 @@ impl Job<'_> {
         patient: Option<&str>,
         records: &mut Records,
     ) -> Result<(), DeidError> {
-        let Some(scrubber) = self.engine.scrubber.clone() else {
+        let (engine, identities) = (self.engine, self.identities);
+        let Some(scrubber) = engine.scrubber.as_deref() else {
             return Ok(());
         };
-        let identity = patient.and_then(|p| self.identities.get(p));
-        let surrogates = (self.engine.policy.free_text.replacement == TextReplacement::Surrogates)
-            .then_some(self.engine.surrogate_key.as_str());
+        let shift = self.text_date_shift(patient);
+        let identity = patient.and_then(|p| identities.get(p));
+        let surrogates = (engine.policy.free_text.replacement == TextReplacement::Surrogates)
+            .then_some(engine.surrogate_key.as_str());
         match ty {
             "string" | "markdown" | "xhtml" => {
                 let Some(text) = self.tree.value(self.root, id).and_then(Value::as_str) else {
                     return Ok(());
                 };
-                let shift = self.text_date_shift(patient);
                 let scrubbed = scrubber.scrub(text, ty == "xhtml", identity, surrogates, shift);
                 let (new_text, counts) =
                     (scrubbed.changed().then_some(scrubbed.text), scrubbed.counts);
@@ -813,18 +827,23 @@ impl Job<'_> {
     }
 
     /// Days to shift the dates of this resource by, per the policy's scope.
-    fn date_offset(&self, patient: Option<&str>) -> i64 {
+    fn date_offset(&mut self, patient: Option<&str>) -> i64 {
         let p = &self.engine.policy.parameters;
         if let Some(days) = p.date_shift_fixed_offset_days {
             return days;
         }
         let key = &self.engine.date_shift_key;
         match p.date_shift_scope {
-            DateShiftScope::Patient => match patient {
-                Some(id) => methods::patient_date_offset(id, key),
+            DateShiftScope::Patient => {
                 // A resource of no patient (an Organization): keyed by its own id.
-                None => methods::patient_date_offset(&self.root_id(), key),
-            },
+                let id = patient.map_or_else(|| self.root_id(), str::to_string);
+                if let Some(&offset) = self.run.patient_offsets.get(&id) {
+                    return offset;
+                }
+                let offset = methods::patient_date_offset(&id, key);
+                self.run.patient_offsets.insert(id, offset);
+                offset
+            }
             DateShiftScope::File => {
                 methods::microsoft_date_offset(self.origin.file_name.as_deref().unwrap_or(""), key)
             }
@@ -838,14 +857,8 @@ impl Job<'_> {
 
     /// Dates in free text move with the structured dates when the policy shifts them;
     /// otherwise they are replaced.
-    fn text_date_shift(&self, patient: Option<&str>) -> Option<i64> {
-        let shifts = self
-            .engine
-            .policy
-            .rules
-            .iter()
-            .any(|r| r.method == Method::DateShift);
-        shifts.then(|| self.date_offset(patient))
+    fn text_date_shift(&mut self, patient: Option<&str>) -> Option<i64> {
+        self.engine.shifts_dates.then(|| self.date_offset(patient))
     }
 
     /// The top-level document's id as it is now (Microsoft reads it when shifting).
