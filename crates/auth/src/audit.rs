@@ -76,7 +76,17 @@ pub fn ledger_line(record: &AuditRecord, sequence: i64) -> String {
     use std::fmt::Write;
     let mut out = String::with_capacity(160 + record.route.len());
     let string = |out: &mut String, s: &str| {
-        out.push_str(&serde_json::to_string(s).expect("strings serialize"));
+        // Most values (ids, routes, addresses) need no escaping: copied as they are, without
+        // the serializer's allocation. Anything else is escaped by serde_json.
+        if s.bytes()
+            .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f)
+        {
+            out.push('"');
+            out.push_str(s);
+            out.push('"');
+        } else {
+            out.push_str(&serde_json::to_string(s).expect("strings serialize"));
+        }
     };
     let optional = |out: &mut String, s: &Option<String>| match s {
         Some(s) => string(out, s),
@@ -145,7 +155,9 @@ pub fn line_hash(previous: &str, line: &str) -> String {
     hasher.update(previous.as_bytes());
     hasher.update(b"\n");
     hasher.update(line.as_bytes());
-    hex::encode(hasher.finalize())
+    let mut hex = [0u8; 64];
+    hex::encode_to_slice(hasher.finalize(), &mut hex).expect("64 hex digits for 32 bytes");
+    String::from_utf8_lossy(&hex).into_owned()
 }
 
 /// The FHIR AuditEvent of an entry (`id` is its sequence number).
@@ -472,6 +484,23 @@ mod properties {
             };
             let line = ledger_line(&record, seq);
             prop_assert_eq!(parse_ledger_line(&line), Some((seq, record)));
+        }
+
+        /// The canonical form is exactly serde_json's compact array of the fields: the bytes
+        /// hashed never depend on which escaping path a value took.
+        #[test]
+        fn lines_are_serde_json_arrays(
+            who in "[ -~]{0,20}|.{0,20}", query in proptest::option::of("[ -~]{0,30}|.{0,30}"),
+            address in proptest::option::of("[ -~]{0,20}"), seq in 1i64..1_000_000,
+        ) {
+            let record = AuditRecord {
+                who: who.clone(), who_name: "n".into(), action: "read".into(), status: 200,
+                entities: vec![who.clone()], query: query.clone(), route: "GET /fhir/{type}".into(),
+                purpose: None, address: address.clone(), recorded: 7,
+            };
+            let expected = serde_json::json!([seq, 7, who, "n", "read", 200, "GET /fhir/{type}",
+                                              null, address, query, [who]]);
+            prop_assert_eq!(ledger_line(&record, seq), serde_json::to_string(&expected).unwrap());
         }
 
         #[test]

@@ -143,6 +143,7 @@ fn write_loop(store: &Store, queue: &Receiver<Job>, tick: Duration, stopping: &A
     let mut stop = None;
     let mut open = true;
     while stop.is_none() && open {
+        let started = std::time::Instant::now();
         let mut group = Vec::new();
         while group.len() < MAX_GROUP {
             match queue.try_recv() {
@@ -189,6 +190,7 @@ fn write_loop(store: &Store, queue: &Receiver<Job>, tick: Duration, stopping: &A
             }
         };
         let failed = result.is_err();
+        let group_len = group.len();
         for (_, done) in group {
             if let Some(done) = done {
                 let _ = done.send(result.clone());
@@ -197,6 +199,14 @@ fn write_loop(store: &Store, queue: &Receiver<Job>, tick: Duration, stopping: &A
         if failed {
             // Stopping, and the database refuses: drain nothing more.
             break;
+        }
+        // At most one commit per tick, unless a full group says the queue is behind. Why:
+        // a commit costs the database a transaction, a lock and whole pages of log whatever
+        // it holds; writing again as soon as a commit returns made groups of a few entries
+        // under load, and the audit trail then cost PostgreSQL more than the reads did.
+        let spent = started.elapsed();
+        if group_len < MAX_GROUP && spent < tick && stop.is_none() && open {
+            std::thread::sleep(tick - spent);
         }
     }
     if let Some(done) = stop {

@@ -19,18 +19,18 @@ use crate::error::ApiError;
 use crate::{store_read, AppState, ReadCost, FHIR_JSON};
 
 pub fn scope() -> Scope {
+    // One resource per path with its methods, so that a request is matched against each path
+    // pattern once; a method a path does not serve answers as an unknown endpoint did before.
     web::scope("/fhir")
         .route("/metadata", web::get().to(metadata))
         .route("", web::post().to(bundle))
         .route("/", web::post().to(bundle))
         .route("/$export", web::get().to(crate::export::kickoff))
-        .route(
-            "/$export-jobs/{kind}/{id}",
-            web::get().to(crate::export::status),
-        )
-        .route(
-            "/$export-jobs/{kind}/{id}",
-            web::delete().to(crate::export::cancel),
+        .service(
+            web::resource("/$export-jobs/{kind}/{id}")
+                .route(web::get().to(crate::export::status))
+                .route(web::delete().to(crate::export::cancel))
+                .default_service(web::to(no_such_route)),
         )
         .route(
             "/$export-jobs/{kind}/{id}/{file}",
@@ -38,10 +38,18 @@ pub fn scope() -> Scope {
         )
         .route("/AuditEvent", web::get().to(crate::audit::search))
         .route("/AuditEvent/{id}", web::get().to(crate::audit::read))
-        .route("/{type}", web::get().to(search))
-        .route("/{type}", web::post().to(create))
-        .route("/{type}/{id}", web::get().to(read))
-        .route("/{type}/{id}", web::put().to(update))
+        .service(
+            web::resource("/{type}")
+                .route(web::get().to(search))
+                .route(web::post().to(create))
+                .default_service(web::to(no_such_route)),
+        )
+        .service(
+            web::resource("/{type}/{id}")
+                .route(web::get().to(read))
+                .route(web::put().to(update))
+                .default_service(web::to(no_such_route)),
+        )
         .route("/{type}/{id}/_history/{vid}", web::get().to(vread))
 }
 
