@@ -226,6 +226,17 @@ fn errors_are_operation_outcomes_with_the_right_status() {
         404,
         "no such endpoint",
     );
+    // A method a path does not serve is an unknown endpoint too, never a bare 405.
+    check(
+        http.delete(server.url("/fhir/Patient/a")).send().unwrap(),
+        404,
+        "no such endpoint",
+    );
+    check(
+        http.patch(server.url("/fhir/Patient")).send().unwrap(),
+        404,
+        "no such endpoint",
+    );
     // lenient handling ignores unknown parameters and says so
     let lenient: Value = http
         .get(server.url("/fhir/Patient?colour=red"))

@@ -73,48 +73,40 @@ pub fn fhir_outcome(status: u16) -> &'static str {
 /// address, query, [entities…]]`), so that every value is escaped and no two entries share a
 /// form. Written directly: it runs once per request.
 pub fn ledger_line(record: &AuditRecord, sequence: i64) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(160 + record.route.len());
-    let string = |out: &mut String, s: &str| {
-        // Most values (ids, routes, addresses) need no escaping: copied as they are, without
-        // the serializer's allocation. Anything else is escaped by serde_json.
-        if s.bytes()
-            .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f)
-        {
-            out.push('"');
-            out.push_str(s);
-            out.push('"');
-        } else {
-            out.push_str(&serde_json::to_string(s).expect("strings serialize"));
-        }
+    use std::io::Write;
+    // Bytes, so that serde_json escapes each value straight into the line (no allocation per
+    // value); what it writes is UTF-8.
+    let mut out = Vec::with_capacity(160 + record.route.len());
+    let string = |out: &mut Vec<u8>, s: &str| {
+        serde_json::to_writer(out, s).expect("writing to a Vec cannot fail");
     };
-    let optional = |out: &mut String, s: &Option<String>| match s {
+    let optional = |out: &mut Vec<u8>, s: &Option<String>| match s {
         Some(s) => string(out, s),
-        None => out.push_str("null"),
+        None => out.extend_from_slice(b"null"),
     };
     let _ = write!(out, "[{sequence},{},", record.recorded);
     string(&mut out, &record.who);
-    out.push(',');
+    out.push(b',');
     string(&mut out, &record.who_name);
-    out.push(',');
+    out.push(b',');
     string(&mut out, &record.action);
     let _ = write!(out, ",{},", record.status);
     string(&mut out, &record.route);
-    out.push(',');
+    out.push(b',');
     optional(&mut out, &record.purpose);
-    out.push(',');
+    out.push(b',');
     optional(&mut out, &record.address);
-    out.push(',');
+    out.push(b',');
     optional(&mut out, &record.query);
-    out.push_str(",[");
+    out.extend_from_slice(b",[");
     for (i, entity) in record.entities.iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
         string(&mut out, entity);
     }
-    out.push_str("]]");
-    out
+    out.extend_from_slice(b"]]");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
 /// The sequence number and record of a ledger line; `None` when it is not one.
@@ -155,9 +147,7 @@ pub fn line_hash(previous: &str, line: &str) -> String {
     hasher.update(previous.as_bytes());
     hasher.update(b"\n");
     hasher.update(line.as_bytes());
-    let mut hex = [0u8; 64];
-    hex::encode_to_slice(hasher.finalize(), &mut hex).expect("64 hex digits for 32 bytes");
-    String::from_utf8_lossy(&hex).into_owned()
+    hex::encode(hasher.finalize())
 }
 
 /// The FHIR AuditEvent of an entry (`id` is its sequence number).
@@ -486,8 +476,8 @@ mod properties {
             prop_assert_eq!(parse_ledger_line(&line), Some((seq, record)));
         }
 
-        /// The canonical form is exactly serde_json's compact array of the fields: the bytes
-        /// hashed never depend on which escaping path a value took.
+        /// The canonical form is exactly serde_json's compact array of the fields, so that the
+        /// bytes hashed are those every earlier entry was hashed with.
         #[test]
         fn lines_are_serde_json_arrays(
             who in "[ -~]{0,20}|.{0,20}", query in proptest::option::of("[ -~]{0,30}|.{0,30}"),

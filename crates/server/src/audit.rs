@@ -161,44 +161,8 @@ fn write_loop(store: &Store, queue: &Receiver<Job>, tick: Duration, stopping: &A
                 }
             }
         }
-        if group.is_empty() {
-            if stop.is_none() && open {
-                std::thread::sleep(tick);
-            }
-            continue;
-        }
-        // A failed append is retried until it succeeds: an entry is never dropped. Requests
-        // waiting for it (or for room in the queue) wait meanwhile.
-        let mut delay = Duration::from_millis(50);
-        let mut stop_seen: Option<std::time::Instant> = None;
-        let result = loop {
-            match append(store, group.iter().map(|(record, _)| record)) {
-                Ok(_) => break Ok(()),
-                Err(e) => {
-                    tracing::error!(error = %e, entries = group.len(), "the audit trail could not be written; retrying");
-                    if stopping.load(Ordering::SeqCst) {
-                        let since = *stop_seen.get_or_insert_with(std::time::Instant::now);
-                        if since.elapsed() >= SHUTDOWN_GRACE {
-                            tracing::error!(
-                                entries = group.len(),
-                                "shutting down with audit entries that could not be written"
-                            );
-                            break Err(e.to_string());
-                        }
-                    }
-                    std::thread::sleep(delay);
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
-            }
-        };
-        let failed = result.is_err();
-        let group_len = group.len();
-        for (_, done) in group {
-            if let Some(done) = done {
-                let _ = done.send(result.clone());
-            }
-        }
-        if failed {
+        let behind = group.len() == MAX_GROUP;
+        if !group.is_empty() && commit(store, group, stopping).is_err() {
             // Stopping, and the database refuses: drain nothing more.
             break;
         }
@@ -207,13 +171,49 @@ fn write_loop(store: &Store, queue: &Receiver<Job>, tick: Duration, stopping: &A
         // it holds; writing again as soon as a commit returns made groups of a few entries
         // under load, and the audit trail then cost PostgreSQL more than the reads did.
         let spent = started.elapsed();
-        if group_len < MAX_GROUP && spent < tick && stop.is_none() && open {
+        if !behind && spent < tick && stop.is_none() && open {
             std::thread::sleep(tick - spent);
         }
     }
     if let Some(done) = stop {
         let _ = done.send(());
     }
+}
+
+type Group = Vec<(AuditRecord, Option<oneshot::Sender<Result<(), String>>>)>;
+
+/// Append a group and tell whoever waits for it. A failed append is retried until it succeeds:
+/// an entry is never dropped, and requests waiting for it (or for room in the queue) wait
+/// meanwhile. Only a stopping server gives up, after [`SHUTDOWN_GRACE`].
+fn commit(store: &Store, group: Group, stopping: &AtomicBool) -> Result<(), String> {
+    let mut delay = Duration::from_millis(50);
+    let mut stop_seen: Option<std::time::Instant> = None;
+    let result = loop {
+        match append(store, group.iter().map(|(record, _)| record)) {
+            Ok(_) => break Ok(()),
+            Err(e) => {
+                tracing::error!(error = %e, entries = group.len(), "the audit trail could not be written; retrying");
+                if stopping.load(Ordering::SeqCst) {
+                    let since = *stop_seen.get_or_insert_with(std::time::Instant::now);
+                    if since.elapsed() >= SHUTDOWN_GRACE {
+                        tracing::error!(
+                            entries = group.len(),
+                            "shutting down with audit entries that could not be written"
+                        );
+                        break Err(e.to_string());
+                    }
+                }
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    };
+    for (_, done) in group {
+        if let Some(done) = done {
+            let _ = done.send(result.clone());
+        }
+    }
+    result
 }
 
 /// Append records at the end of the chain, in order.

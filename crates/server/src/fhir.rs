@@ -19,18 +19,15 @@ use crate::error::ApiError;
 use crate::{store_read, AppState, ReadCost, FHIR_JSON};
 
 pub fn scope() -> Scope {
-    // One resource per path with its methods, so that a request is matched against each path
-    // pattern once; a method a path does not serve answers as an unknown endpoint did before.
     web::scope("/fhir")
         .route("/metadata", web::get().to(metadata))
         .route("", web::post().to(bundle))
         .route("/", web::post().to(bundle))
         .route("/$export", web::get().to(crate::export::kickoff))
         .service(
-            web::resource("/$export-jobs/{kind}/{id}")
+            path("/$export-jobs/{kind}/{id}")
                 .route(web::get().to(crate::export::status))
-                .route(web::delete().to(crate::export::cancel))
-                .default_service(web::to(no_such_route)),
+                .route(web::delete().to(crate::export::cancel)),
         )
         .route(
             "/$export-jobs/{kind}/{id}/{file}",
@@ -39,18 +36,22 @@ pub fn scope() -> Scope {
         .route("/AuditEvent", web::get().to(crate::audit::search))
         .route("/AuditEvent/{id}", web::get().to(crate::audit::read))
         .service(
-            web::resource("/{type}")
+            path("/{type}")
                 .route(web::get().to(search))
-                .route(web::post().to(create))
-                .default_service(web::to(no_such_route)),
+                .route(web::post().to(create)),
         )
         .service(
-            web::resource("/{type}/{id}")
+            path("/{type}/{id}")
                 .route(web::get().to(read))
-                .route(web::put().to(update))
-                .default_service(web::to(no_such_route)),
+                .route(web::put().to(update)),
         )
         .route("/{type}/{id}/_history/{vid}", web::get().to(vread))
+}
+
+/// A path served by several methods: one resource, so that a request is matched against the
+/// pattern once; a method the path does not serve answers as an unknown endpoint does.
+fn path(pattern: &str) -> actix_web::Resource {
+    web::resource(pattern).default_service(web::to(no_such_route))
 }
 
 /// Microseconds since the Unix epoch, now. The server is the shell that owns the clock.
