@@ -542,6 +542,109 @@ class Server:
         self.log_fh.close()
 
 
+def busiest_patient(src):
+    """The patient of the bulk export with the most resources in its compartment."""
+    counts = {}
+    ref = re.compile(r'"reference"\s*:\s*"Patient/([A-Za-z0-9\-.]{1,64})"')
+    for f in source_files(src):
+        if f.startswith("Patient."):
+            continue
+        with open(os.path.join(src, f), encoding="utf-8") as fh:
+            for line in fh:
+                m = ref.search(line)
+                if m:
+                    counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+    if not counts:
+        return None, 0
+    return max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+
+
+def context_benchmark(out_dir, salus, src, requests=200):
+    """`GET /fhir/Patient/{id}/$llm-context` for the bulk export's busiest patient (with a Consent
+    of the benchmark's own) on SQLite: latency of one request at a time, consent evaluation,
+    sections and tokenization included (and the audit entry each call writes). Writes
+    OUT/context.json and OUT/context.txt. Never fails the run."""
+    path = os.path.join(out_dir, "context.json")
+    target_ms = 50
+    files = source_files(src) if os.path.isdir(src) else []
+    patient, count = busiest_patient(src) if files else (None, 0)
+    doc = None
+    if not files or not os.path.exists(salus) or patient is None:
+        doc = {"skipped": True, "reason": "the Synthea bulk export or the release binary is absent"}
+    else:
+        work = os.path.join(out_dir, "context")
+        shutil.rmtree(work, ignore_errors=True)
+        os.makedirs(work)
+        db_url = f"sqlite://{os.path.join(work, 'context.db')}"
+        consent = {
+            "resourceType": "Consent", "id": "bench-consent", "status": "active",
+            "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                                  "code": "patient-privacy"}]},
+            "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+            "patient": {"reference": f"Patient/{patient}"}, "dateTime": "2020-01-01",
+            "policyRule": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                                       "code": "OPTIN"}]},
+            "provision": {"type": "permit", "actor": [{"role": {"coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "IRCP"}]},
+                "reference": {"reference": "Device/salus-llm-assistant"}}],
+                "purpose": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "TREAT"}]},
+        }
+        consent_file = os.path.join(work, "Consent.ndjson")
+        with open(consent_file, "w") as fh:
+            fh.write(json.dumps(consent) + "\n")
+        log(f"context: ingesting the bulk export and a consent for Patient/{patient} ({count} resources)")
+        code, _, _, _ = run_ingest(salus, db_url, src, os.path.join(work, "ingest.log"), work)
+        code2, _, _, _ = run_ingest(salus, db_url, consent_file, os.path.join(work, "ingest-consent.log"), work)
+        if code not in (0, 2) or code2 != 0:
+            doc = {"skipped": True, "reason": f"ingest exited {code}/{code2} (see {work})"}
+        else:
+            token = make_token(salus, db_url, work)
+            server = Server(salus, db_url, os.path.join(work, "serve.log"), work)
+            try:
+                budgets = {}
+                for budget in (2000, 8000):
+                    url = f"{server.base}/fhir/Patient/{patient}/$llm-context?max_tokens={budget}"
+                    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+                    latencies, body = [], None
+                    for i in range(requests + 10):
+                        start = time.perf_counter()
+                        with urllib.request.urlopen(request, timeout=30) as resp:
+                            body = resp.read()
+                        if i >= 10:  # the first ones warm the caches
+                            latencies.append((time.perf_counter() - start) * 1000)
+                    latencies.sort()
+                    answer = json.loads(body)
+                    pick = lambda q: round(latencies[min(len(latencies) - 1, int(q * len(latencies)))], 2)
+                    budgets[str(budget)] = {
+                        "requests": len(latencies), "p50_ms": pick(0.50), "p95_ms": pick(0.95),
+                        "p99_ms": pick(0.99), "max_ms": round(latencies[-1], 2),
+                        "token_count": answer.get("token_count"),
+                        "sections": len(answer.get("sections", [])),
+                        "cited": len({c for s in answer.get("sections", []) for i in s["items"] for c in i["cite"]}),
+                        "omitted": answer.get("omitted"),
+                    }
+            finally:
+                server.stop()
+            worst = max(b["p95_ms"] for b in budgets.values())
+            doc = {"patient": patient, "patient_resources": count, "backend": "sqlite",
+                   "budgets": budgets, "target_p95_ms": target_ms, "pass": worst <= target_ms}
+        shutil.rmtree(work, ignore_errors=True)
+    write_json(path, doc)
+    if doc.get("skipped"):
+        table = f"$llm-context: skipped ({doc['reason']})"
+    else:
+        lines = [f"$llm-context (SQLite, Patient with {doc['patient_resources']} resources, one request at a time)"]
+        for budget, b in doc["budgets"].items():
+            lines.append(f"  {'max_tokens=' + budget + ' p95_ms':<28} {b['p95_ms']:>8} {'<= ' + str(target_ms):>12} "
+                         f"{'ok' if b['p95_ms'] <= target_ms else 'MISS'}   (p50 {b['p50_ms']} ms, "
+                         f"{b['token_count']} tokens, {b['cited']} resources cited)")
+        table = "\n".join(lines)
+    with open(os.path.join(out_dir, "context.txt"), "w") as fh:
+        fh.write(table + "\n")
+    print(table)
+    return doc
+
+
 def make_token(salus, db_url, cwd):
     """An admin bearer token for the load (`salus token create`)."""
     out = subprocess.run([salus, "--db", db_url, "token", "create", "--role", "admin", "--name", "bench"],
@@ -897,6 +1000,7 @@ def main():
                    help="PostgreSQL to benchmark on (a fresh schema per run); 'none' to skip")
     p.add_argument("--no-reads", action="store_true", help="ingest benchmark only")
     p.add_argument("--strict", action="store_true", help="exit 3 when a figure misses its target")
+    p.add_argument("--context-only", action="store_true", help="only the $llm-context benchmark")
     args = p.parse_args()
     if args.copies < 1 or args.repeats < 1 or args.duration < 1:
         p.error("--copies, --repeats and --duration must be at least 1")
@@ -919,8 +1023,12 @@ def main():
     }
     ingest_path = os.path.join(out_dir, "ingest.json")
     reads_path = os.path.join(out_dir, "reads.json")
+    if args.context_only:
+        context_benchmark(out_dir, args.salus, os.path.abspath(args.fixtures))
+        return 0
     phi_text_benchmark(out_dir)
     deid_benchmark(out_dir, os.path.abspath(args.salus), os.path.abspath(args.fixtures))
+    context_benchmark(out_dir, args.salus, os.path.abspath(args.fixtures))
 
     src = os.path.abspath(args.fixtures)
     if not os.path.isdir(src) or not source_files(src):

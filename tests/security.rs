@@ -121,13 +121,26 @@ fn cases() -> Vec<Case> {
         // The audit trail cannot be written through the API, whoever asks.
         case("PUT", "/fhir/AuditEvent/x", Some("{}".into()), [405; 8]),
         case("POST", "/fhir/AuditEvent", Some("{}".into()), [405; 8]),
-        // Endpoints of later issues: authorization comes first, so the roles that may use
-        // them reach "not found" and the others are refused.
+        // Summaries: authorization comes first, so the roles that may ask reach "not found"
+        // for an unknown patient and the others are refused; for a patient without a Consent
+        // the configured default (deny) refuses everyone.
+        case(
+            "GET",
+            "/fhir/Patient/no-such-patient/$llm-context",
+            None,
+            only(&readers, 404),
+        ),
+        case(
+            "GET",
+            "/fhir/Patient/no-such-patient/$summary",
+            None,
+            only(&readers, 404),
+        ),
         case(
             "GET",
             "/fhir/Patient/m-1/$llm-context",
             None,
-            only(&readers, 404),
+            only(&readers, 403),
         ),
         // Bulk export: de-identified for stewards, identified for administrators only; a
         // job's status and files are authorized as its kick-off (the kind is in the path).

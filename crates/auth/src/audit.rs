@@ -46,6 +46,9 @@ pub struct AuditRecord {
     pub address: Option<String>,
     /// Microseconds since the epoch.
     pub recorded: i64,
+    /// What the request decided beyond its status, for operations that decide (a summary's
+    /// consent decision and its basis). No patient data.
+    pub detail: Option<String>,
 }
 
 /// FHIR's AuditEvent.action for an action name.
@@ -70,8 +73,9 @@ pub fn fhir_outcome(status: u16) -> &'static str {
 
 /// The canonical form of an entry: the bytes that are stored and hashed. A JSON array of the
 /// fields in a fixed order (`[seq, recorded, who, who_name, action, status, route, purpose,
-/// address, query, [entities…]]`), so that every value is escaped and no two entries share a
-/// form. Written directly: it runs once per request.
+/// address, query, [entities…]]`, then `detail` when there is one, so that entries written
+/// before it existed keep their form and hash), so that every value is escaped and no two
+/// entries share a form. Written directly: it runs once per request.
 pub fn ledger_line(record: &AuditRecord, sequence: i64) -> String {
     use std::io::Write;
     // Bytes, so that serde_json escapes each value straight into the line (no allocation per
@@ -105,7 +109,12 @@ pub fn ledger_line(record: &AuditRecord, sequence: i64) -> String {
         }
         string(&mut out, entity);
     }
-    out.extend_from_slice(b"]]");
+    out.push(b']');
+    if let Some(detail) = &record.detail {
+        out.push(b',');
+        string(&mut out, detail);
+    }
+    out.push(b']');
     String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
@@ -113,7 +122,7 @@ pub fn ledger_line(record: &AuditRecord, sequence: i64) -> String {
 pub fn parse_ledger_line(line: &str) -> Option<(i64, AuditRecord)> {
     let v: serde_json::Value = serde_json::from_str(line).ok()?;
     let a = v.as_array()?;
-    if a.len() != 11 {
+    if a.len() != 11 && a.len() != 12 {
         return None;
     }
     let text = |i: usize| a[i].as_str().map(str::to_owned);
@@ -137,6 +146,11 @@ pub fn parse_ledger_line(line: &str) -> Option<(i64, AuditRecord)> {
             .iter()
             .map(|e| e.as_str().map(str::to_owned))
             .collect::<Option<Vec<_>>>()?,
+        detail: match a.get(11) {
+            None => None,
+            Some(serde_json::Value::String(s)) => Some(s.clone()),
+            Some(_) => return None,
+        },
     };
     Some((a[0].as_i64()?, record))
 }
@@ -167,7 +181,10 @@ pub fn render(record: &AuditRecord, sequence: i64, hash: &str) -> String {
         fhir_action(&record.action),
         chrono_free_instant(record.recorded),
         fhir_outcome(record.status),
-        q(&format!("{} {}", record.route, record.status))
+        q(&match &record.detail {
+            Some(detail) => format!("{} {}; {detail}", record.route, record.status),
+            None => format!("{} {}", record.route, record.status),
+        })
     );
     if let Some(purpose) = &record.purpose {
         let _ = write!(
@@ -349,6 +366,7 @@ mod tests {
             purpose: Some("TREAT".into()),
             address: Some("127.0.0.1".into()),
             recorded: 1_764_300_000_000_000 + n,
+            detail: None,
         }
     }
 
@@ -467,10 +485,12 @@ mod properties {
             who in ".{0,20}", name in ".{0,20}", action in "[a-z-]{1,12}", status in 0u16..600,
             query in proptest::option::of(".{0,40}"), entities in proptest::collection::vec(".{0,20}", 0..4),
             recorded in any::<i64>(), seq in 1i64..i64::MAX,
+            detail in proptest::option::of(".{0,40}"),
         ) {
             let record = AuditRecord {
                 who, who_name: name, action, status, entities, query,
                 route: "GET /fhir/{type}".into(), purpose: None, address: None, recorded,
+                detail: detail.clone(),
             };
             let line = ledger_line(&record, seq);
             prop_assert_eq!(parse_ledger_line(&line), Some((seq, record)));
@@ -486,7 +506,7 @@ mod properties {
             let record = AuditRecord {
                 who: who.clone(), who_name: "n".into(), action: "read".into(), status: 200,
                 entities: vec![who.clone()], query: query.clone(), route: "GET /fhir/{type}".into(),
-                purpose: None, address: address.clone(), recorded: 7,
+                purpose: None, address: address.clone(), recorded: 7, detail: None,
             };
             let expected = serde_json::json!([seq, 7, who, "n", "read", 200, "GET /fhir/{type}",
                                               null, address, query, [who]]);

@@ -33,9 +33,15 @@ impl PreparedResource {
     }
 }
 
-/// Validate and prepare a resource. It must already carry its `id`.
-pub fn prepare(body: Value) -> Result<PreparedResource, Vec<Issue>> {
+/// Validate, label and prepare a resource. It must already carry its `id`.
+///
+/// Labelling: the sensitivity labels its codes imply (`salus-labels`: PSY, MH, SUD, ETH, HIV,
+/// SEX, PSYTHPN, 42CFRPart2, R) are added to `meta.security` after validation, beside any the
+/// source sent, so that every write path (ingest, REST, transactions) stores them and the
+/// content hash covers them: re-ingesting the same input still changes nothing.
+pub fn prepare(mut body: Value) -> Result<PreparedResource, Vec<Issue>> {
     let resource_type = schema::validate(&body)?.to_owned();
+    salus_labels::Labeller::builtin().apply(&mut body);
     let id = match body.get("id") {
         Some(Value::String(id)) if is_valid_id(id) => id.clone(),
         Some(_) => {

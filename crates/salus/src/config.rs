@@ -27,6 +27,79 @@ pub struct Config {
     pub deid: DeidSection,
     #[serde(default)]
     pub export: ExportSection,
+    #[serde(default)]
+    pub context: ContextSection,
+}
+
+/// Patient summaries for LLM prompts (`$llm-context`, `$summary`, `salus summary`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContextSection {
+    /// The LLM assistant as Consents name it (`provision.actor.reference`).
+    pub recipient: String,
+    /// `deny` (the default) or `permit`: what decides where no Consent applies.
+    pub default_decision: String,
+    /// `max_tokens` when a request gives none.
+    pub default_max_tokens: usize,
+    /// The largest `max_tokens` a request may ask for.
+    pub max_tokens_limit: usize,
+    /// `o200k_base` (default) or `cl100k_base`, when a request names none.
+    pub tokenizer: String,
+}
+
+impl Default for ContextSection {
+    fn default() -> Self {
+        let d = salus_server::summary::ContextConfig::default();
+        ContextSection {
+            recipient: d.recipient,
+            default_decision: "deny".into(),
+            default_max_tokens: d.default_max_tokens,
+            max_tokens_limit: d.max_tokens_limit,
+            tokenizer: d.tokenizer.name().into(),
+        }
+    }
+}
+
+impl ContextSection {
+    /// The checked settings; errors name the key.
+    pub fn settings(&self) -> Result<salus_server::summary::ContextConfig> {
+        let default_decision = match self.default_decision.as_str() {
+            "deny" => salus_consent::DefaultDecision::Deny,
+            "permit" => salus_consent::DefaultDecision::Permit,
+            other => anyhow::bail!(
+                "[context] default_decision = {other:?}: expected \"deny\" or \"permit\""
+            ),
+        };
+        let tokenizer = salus_context::Tokenizer::parse(&self.tokenizer).with_context(|| {
+            format!(
+                "[context] tokenizer = {:?}: expected \"o200k_base\" or \"cl100k_base\"",
+                self.tokenizer
+            )
+        })?;
+        let reference_ok = self
+            .recipient
+            .split_once('/')
+            .is_some_and(|(t, id)| !t.is_empty() && !id.is_empty() && !id.contains('/'));
+        if !reference_ok {
+            anyhow::bail!(
+                "[context] recipient = {:?}: expected a reference such as \"Device/salus-llm-assistant\"",
+                self.recipient
+            );
+        }
+        if self.default_max_tokens == 0 || self.default_max_tokens > self.max_tokens_limit {
+            anyhow::bail!(
+                "[context] default_max_tokens must be from 1 to max_tokens_limit ({})",
+                self.max_tokens_limit
+            );
+        }
+        Ok(salus_server::summary::ContextConfig {
+            recipient: self.recipient.clone(),
+            default_decision,
+            default_max_tokens: self.default_max_tokens,
+            max_tokens_limit: self.max_tokens_limit,
+            tokenizer,
+        })
+    }
 }
 
 /// `GET /fhir/$export` jobs.
@@ -228,6 +301,10 @@ impl Config {
         if self.server.request_timeout_secs == 0 {
             problems.push("server.request_timeout_secs must be at least 1");
         }
+        let context_problem = self.context.settings().err().map(|e| e.to_string());
+        if let Some(problem) = &context_problem {
+            problems.push(problem);
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -286,6 +363,7 @@ impl Config {
             export_dir: self.export_dir(db),
             export_retention: Duration::from_secs(self.export.retention_hours * 3600),
             export_max_running: self.export.max_running,
+            context: self.context.settings().unwrap_or_default(),
         }
     }
 }

@@ -36,7 +36,7 @@ const REPORT_FILE: &str = "deid-report.json";
 
 /// `spec` as a policy: a stored policy's name, else a preset's name or a file's path. Every
 /// problem is listed when it is invalid.
-fn load_policy(store: &Store, spec: &str) -> Result<Policy> {
+pub fn load_policy(store: &Store, spec: &str) -> Result<Policy> {
     match store.policy(spec)? {
         Some(row) => Policy::parse(&row.policy).map_err(|problems| {
             anyhow::anyhow!(

@@ -8,7 +8,9 @@ mod deid;
 mod dev_cert;
 mod export;
 mod ingest;
+mod relabel;
 mod security;
+mod summary;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,6 +65,9 @@ enum Command {
     /// The audit trail: verify its hash chain.
     #[command(subcommand)]
     Audit(security::AuditCommand),
+    /// A patient's consented summary for an LLM prompt (what `$llm-context` returns), or the
+    /// International Patient Summary (`--format ips`).
+    Summary(summary::SummaryArgs),
     /// Serve the FHIR REST API.
     Serve {
         /// Address to listen on.
@@ -126,9 +131,15 @@ fn run(cli: Cli) -> Result<u8> {
         )
         .with_context(|| "opening the database".to_string())
     };
+    // Commands that write or serve first bring the stored labels up to the built-in value sets.
+    let open_labelled = || -> Result<Store> {
+        let store = open()?;
+        relabel::ensure_current(&store)?;
+        Ok(store)
+    };
     match cli.command {
         Command::Migrate => {
-            let store = open()?;
+            let store = open_labelled()?;
             println!(
                 "database is up to date ({:?}): {} resources",
                 store.backend(),
@@ -136,7 +147,7 @@ fn run(cli: Cli) -> Result<u8> {
             );
             Ok(0)
         }
-        Command::Ingest(args) => ingest::run(&open()?, &config, args),
+        Command::Ingest(args) => ingest::run(&open_labelled()?, &config, args),
         Command::Export(args) => export::run(&open()?, &config, args),
         Command::Deid(args) => deid::run(&config, args),
         Command::Policy(command) if deid::needs_store(&command) => {
@@ -146,6 +157,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Token(command) => security::token(&open()?, command),
         Command::Client(command) => security::client(&open()?, command),
         Command::Audit(command) => security::audit(&open()?, command),
+        Command::Summary(args) => summary::run(&open_labelled()?, &config, args),
         Command::Serve {
             listen,
             mllp,
@@ -164,7 +176,7 @@ fn run(cli: Cli) -> Result<u8> {
                 _ => None,
             };
             let scheme = if tls.is_some() { "https" } else { "http" };
-            let store = open()?;
+            let store = open_labelled()?;
             let server_config = config.server(listen, &db);
             actix_web::rt::System::new()
                 .block_on(salus_server::serve_with_tls(

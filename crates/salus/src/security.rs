@@ -81,6 +81,18 @@ fn scopes(text: &str) -> Result<ScopeSet> {
 
 /// An audit entry for an administrative command run from the command line.
 pub fn audit_cli(store: &Store, action: &str, entities: Vec<String>, status: u16) -> Result<()> {
+    audit_cli_detail(store, action, entities, status, None, None)
+}
+
+/// An audit entry for a command, with the purpose it served and what it decided.
+pub fn audit_cli_detail(
+    store: &Store,
+    action: &str,
+    entities: Vec<String>,
+    status: u16,
+    purpose: Option<String>,
+    detail: Option<String>,
+) -> Result<()> {
     let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     let record = AuditRecord {
         who: format!("cli/{who}"),
@@ -90,9 +102,10 @@ pub fn audit_cli(store: &Store, action: &str, entities: Vec<String>, status: u16
         entities,
         query: None,
         route: format!("salus {action}"),
-        purpose: None,
+        purpose,
         address: None,
         recorded: now(),
+        detail,
     };
     salus_server::append_audit(store, std::iter::once(&record))
         .context("writing the audit trail")?;

@@ -39,6 +39,15 @@ enum Job {
     Stop(std::sync::mpsc::SyncSender<()>),
 }
 
+/// What a handler adds to its request's audit entry, as a response extension: the resources
+/// it disclosed beyond those the route names, the purpose it served, and what it decided.
+#[derive(Debug, Clone, Default)]
+pub struct AuditAddendum {
+    pub entities: Vec<String>,
+    pub purpose: Option<String>,
+    pub detail: Option<String>,
+}
+
 /// A handle to the writer thread; `None` inside when audit writes are off (benchmarks only).
 #[derive(Clone)]
 pub struct AuditWriter {

@@ -316,13 +316,28 @@ pub async fn guard(
             },
         }
     };
-    let (principal, response) = match outcome {
+    let (principal, mut response) = match outcome {
         Err((principal, response)) => (principal, req.into_response(response)),
         Ok(principal) => {
             req.extensions_mut().insert(Arc::new(principal.clone()));
             (Some(principal), next.call(req).await?.map_into_boxed_body())
         }
     };
+    // What the handler adds: a summary's decision, its basis and the resources it disclosed.
+    let addendum = response
+        .response_mut()
+        .extensions_mut()
+        .remove::<crate::audit::AuditAddendum>();
+    let (mut entities, mut purpose, mut detail) = (entities, purpose, None);
+    if let Some(addendum) = addendum {
+        for entity in addendum.entities {
+            if !entities.contains(&entity) {
+                entities.push(entity);
+            }
+        }
+        purpose = addendum.purpose.or(purpose);
+        detail = addendum.detail;
+    }
     let record = AuditRecord {
         who: principal
             .as_ref()
@@ -338,6 +353,7 @@ pub async fn guard(
         purpose,
         address,
         recorded: now,
+        detail,
     };
     match state.audit.record(record).await {
         Ok(()) => Ok(response),

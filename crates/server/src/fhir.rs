@@ -36,6 +36,12 @@ pub fn scope() -> Scope {
         .route("/AuditEvent", web::get().to(crate::audit::search))
         .route("/AuditEvent/{id}", web::get().to(crate::audit::read))
         .service(
+            path("/Patient/{id}/$llm-context")
+                .route(web::get().to(crate::summary::llm_context))
+                .route(web::post().to(crate::summary::llm_context)),
+        )
+        .service(path("/Patient/{id}/$summary").route(web::get().to(crate::summary::ips)))
+        .service(
             path("/{type}")
                 .route(web::get().to(search))
                 .route(web::post().to(create)),

@@ -17,6 +17,7 @@ mod ingest;
 mod metrics;
 pub mod policies;
 mod smart;
+pub mod summary;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -75,6 +76,8 @@ pub struct ServerConfig {
     pub export_retention: Duration,
     /// Exports running at once; more are refused with 429 until one finishes.
     pub export_max_running: usize,
+    /// Patient summaries for LLM prompts (`[context]`).
+    pub context: summary::ContextConfig,
 }
 
 /// The configured de-identification secret. Its `Debug` hides it, so that a logged
@@ -110,6 +113,7 @@ impl Default for ServerConfig {
             export_dir: PathBuf::from("salus-exports"),
             export_retention: Duration::from_secs(24 * 3600),
             export_max_running: 2,
+            context: summary::ContextConfig::default(),
         }
     }
 }
@@ -216,6 +220,8 @@ pub async fn serve_with_tls(
     on_listening: impl FnOnce(SocketAddr),
 ) -> std::io::Result<()> {
     salus_fhir::schema::warm_up();
+    // The tokenizer's tables are built once, before the first summary is asked for.
+    config.context.tokenizer.warm();
     let workers = config
         .workers
         .unwrap_or_else(|| default_workers(store.backend()));

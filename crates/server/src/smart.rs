@@ -105,6 +105,7 @@ pub async fn token_endpoint(
         purpose: None,
         address: req.peer_addr().map(|a| a.ip().to_string()),
         recorded: now,
+        detail: None,
     };
     match state.audit.record(record).await {
         Ok(()) => response,

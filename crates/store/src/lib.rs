@@ -17,6 +17,7 @@ mod pg_schema;
 mod read;
 mod search;
 mod security;
+mod settings;
 mod sink;
 pub mod testing;
 mod write;

@@ -176,6 +176,41 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The current resources of `types` in a patient's compartment, and the Patient itself when
+    /// `types` names it: what a summary is built from. Reads the patient index (one range per
+    /// type); on PostgreSQL the bodies come from the body cache where it has them.
+    pub fn patient_resources(&self, patient_id: &str, types: &[&str]) -> Result<Vec<String>> {
+        let mut sql = format!(
+            "SELECT pk, res_id, {{body}} FROM resource_versions WHERE is_current = 1 AND patient_id = ? AND res_type IN ({})",
+            placeholders(types.len())
+        );
+        let mut binds: Vec<Bind> = vec![patient_id.into()];
+        binds.extend(types.iter().map(|t| Bind::from(*t)));
+        if types.contains(&"Patient") {
+            sql.push_str(
+                " UNION ALL SELECT pk, res_id, {body} FROM resource_versions WHERE is_current = 1 AND res_type = 'Patient' AND res_id = ?",
+            );
+            binds.push(patient_id.into());
+        }
+        let mut pooled = self.reader()?;
+        match &mut pooled {
+            Pooled::Sqlite(c) => {
+                let rows: Vec<HitRow> =
+                    Conn::Sqlite(c).load_prepared(&sql.replace("{body}", "body"), binds)?;
+                Ok(rows.into_iter().map(|r| r.body).collect())
+            }
+            Pooled::Pg(c) => {
+                let keys: Vec<KeyRow> =
+                    Conn::Pg(c).load_prepared(&sql.replace(", {body}", ""), binds)?;
+                let pks: Vec<i64> = keys.iter().map(|k| k.pk).collect();
+                let bodies = crate::read::pg_bodies(self, c, &pks)?;
+                Ok(bodies.into_iter().map(|b| b.to_string()).collect())
+            }
+        }
+    }
+}
+
 /// The WHERE clause (without `WHERE`) for a query, and its binds.
 fn where_clause(query: &SearchQuery) -> (String, Vec<Bind>) {
     let mut sql = String::from("res_type = ? AND is_current = 1");

@@ -1,0 +1,156 @@
+//! `salus summary`: what `$llm-context` returns (or the `$summary` IPS document), printed.
+//! Refused by consent: exit 3 with the reason. Every run leaves an audit entry, as the HTTP
+//! operation does.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use salus_server::summary::{self, Format, SummaryFailure, SummaryParams};
+use salus_store::Store;
+
+use crate::config::Config;
+
+#[derive(Args)]
+pub struct SummaryArgs {
+    /// The patient's id (as in Patient/ID).
+    #[arg(long)]
+    patient: String,
+    /// The purpose of use (a v3 ActReason code).
+    #[arg(long, default_value = "TREAT")]
+    purpose: String,
+    /// prompt, markdown, json or ips.
+    #[arg(long, default_value = "json")]
+    format: String,
+    /// The token budget (default from [context] default_max_tokens).
+    #[arg(long)]
+    max_tokens: Option<usize>,
+    /// o200k_base or cl100k_base.
+    #[arg(long)]
+    tokenizer: Option<String>,
+    /// De-identify what is disclosed: a stored policy's name, a preset's name or a file's path.
+    #[arg(long)]
+    deid: Option<String>,
+    /// State the patient's name (never with --deid).
+    #[arg(long)]
+    include_name: bool,
+}
+
+pub fn run(store: &Store, config: &Config, args: SummaryArgs) -> Result<u8> {
+    let settings = config.context.settings()?;
+    let now = chrono::Utc::now();
+    let audit = |status: u16, entities: Vec<String>, detail: String, action: &str| {
+        crate::security::audit_cli_detail(
+            store,
+            action,
+            entities,
+            status,
+            Some(args.purpose.clone()),
+            Some(detail),
+        )
+    };
+    let patient_ref = format!("Patient/{}", args.patient);
+    if args.format == "ips" {
+        return match summary::build_ips(
+            store,
+            &settings,
+            &args.patient,
+            &args.purpose,
+            now,
+            "urn:salus:fhir",
+        ) {
+            Ok((document, stated, basis)) => {
+                let mut entities = vec![patient_ref];
+                entities.extend(stated);
+                audit(0, entities, format!("permit: {basis}"), "summary")?;
+                println!("{}", serde_json::to_string_pretty(&document)?);
+                Ok(0)
+            }
+            Err(failure) => refuse(failure, |status, entities, detail| {
+                let mut all = vec![patient_ref.clone()];
+                all.extend(entities);
+                audit(status, all, detail, "summary")
+            }),
+        };
+    }
+    let mut pairs = vec![
+        ("purpose".to_owned(), args.purpose.clone()),
+        ("format".to_owned(), args.format.clone()),
+    ];
+    if let Some(n) = args.max_tokens {
+        pairs.push(("max_tokens".into(), n.to_string()));
+    }
+    if let Some(t) = &args.tokenizer {
+        pairs.push(("tokenizer".into(), t.clone()));
+    }
+    if args.include_name {
+        pairs.push(("include_name".into(), "true".into()));
+    }
+    let params = SummaryParams::parse(&pairs, &settings).map_err(|m| {
+        anyhow::anyhow!(
+            "{}",
+            m.replace("max_tokens", "--max-tokens").replace(
+                "format is",
+                "--format is json, markdown, prompt or ips; it is not"
+            )
+        )
+    })?;
+    let engine = match &args.deid {
+        Some(spec) => Some(crate::deid::engine(
+            crate::export::load_policy(store, spec)?,
+            config,
+        )?),
+        None => None,
+    };
+    let seed = crate::deid::random_seed()?;
+    let built = summary::build_context(
+        store,
+        &settings,
+        &args.patient,
+        &params,
+        now,
+        engine.as_ref().map(|e| (e, seed)),
+    );
+    match built {
+        Ok(built) => {
+            let mut entities = vec![patient_ref];
+            entities.extend(built.context.disclosed.iter().cloned());
+            audit(
+                0,
+                entities,
+                format!("permit: {}", built.basis_detail),
+                "summary",
+            )?;
+            let out = match params.format {
+                Format::Json => serde_json::to_string_pretty(&built.context.to_json())?,
+                Format::Markdown => built.context.to_markdown(),
+                Format::Prompt => built.context.to_prompt(),
+            };
+            println!("{}", out.trim_end());
+            Ok(0)
+        }
+        Err(failure) => refuse(failure, |status, entities, detail| {
+            let mut all = vec![patient_ref.clone()];
+            all.extend(entities);
+            audit(status, all, detail, "summary")
+        }),
+    }
+}
+
+/// Exit 3 with the reason when consent refuses (audited); 1 for anything else.
+fn refuse(
+    failure: SummaryFailure,
+    audit: impl Fn(u16, Vec<String>, String) -> Result<()>,
+) -> Result<u8> {
+    match failure {
+        SummaryFailure::Refused(refusal) => {
+            audit(
+                403,
+                refusal.basis.clone(),
+                format!("deny: {}", refusal.reason),
+            )
+            .context("writing the audit trail")?;
+            eprintln!("refused by consent: {}", refusal.reason);
+            Ok(3)
+        }
+        other => anyhow::bail!("{other}"),
+    }
+}

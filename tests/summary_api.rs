@@ -1,0 +1,259 @@
+//! `$llm-context`, `$summary` and `salus summary` on every backend, over the demo data set:
+//! the contract's shape, consent refusals (403 / exit 3) naming their Consent, sensitivity
+//! labels stored at ingest, and the AuditEvent every call leaves.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use serde_json::{json, Value};
+
+fn load_demo(db: &TestDb) {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo");
+    let out = run(db, &["ingest", "--json", demo.to_str().unwrap()]);
+    assert_ok(&out);
+}
+
+#[test]
+fn llm_context_follows_the_contract_and_the_consents() {
+    for db in all_databases() {
+        load_demo(&db);
+        let server = Server::start(&db);
+        let clinician = client_with_token(&make_token(&db, "clinician"));
+        let auditor = client_with_token(&make_token(&db, "auditor"));
+
+        // Labels were stored at ingest: the depression diagnosis carries PSY and MH.
+        let condition: Value = clinician
+            .get(server.url("/fhir/Condition/demo-cond-mdd-1"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let labels: Vec<&str> = condition["meta"]["security"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|l| l["code"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(
+            labels.contains(&"PSY") && labels.contains(&"MH"),
+            "{condition}"
+        );
+
+        // demo-pat-2: permitted by its opt-in.
+        let response = clinician
+            .get(server.url("/fhir/Patient/demo-pat-2/$llm-context?max_tokens=1500"))
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let ctx: Value = response.json().unwrap();
+        assert_eq!(ctx["patient"], "Patient/demo-pat-2");
+        assert_eq!(ctx["purpose"], "TREAT");
+        assert_eq!(
+            ctx["consent"],
+            json!({"decision": "permit", "basis": ["Consent/demo-consent-2"]})
+        );
+        assert_eq!(ctx["tokenizer"], "o200k_base");
+        assert_eq!(ctx["max_tokens"], 1500);
+        assert!(ctx["token_count"].as_u64().unwrap() <= 1500);
+        assert_eq!(ctx["messages"][0]["role"], "system");
+        assert_eq!(ctx["messages"][1]["role"], "user");
+        let cited: Vec<String> = ctx["sections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["items"].as_array().unwrap().iter())
+            .flat_map(|i| i["cite"].as_array().unwrap().iter())
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect();
+        assert!(cited.contains(&"Condition/demo-cond-gad-2".to_owned()));
+        // Every cite resolves to a stored resource of this patient.
+        for c in &cited {
+            let r: Value = clinician
+                .get(server.url(&format!("/fhir/{c}")))
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            let owner = r["subject"]["reference"]
+                .as_str()
+                .or(r["patient"]["reference"].as_str())
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("Patient/{}", r["id"].as_str().unwrap()));
+            assert_eq!(owner, "Patient/demo-pat-2", "{c}");
+        }
+
+        // POST with a Parameters resource, markdown out.
+        let md = clinician
+            .post(server.url("/fhir/Patient/demo-pat-2/$llm-context"))
+            .header("Content-Type", "application/fhir+json")
+            .body(
+                json!({"resourceType": "Parameters", "parameter": [
+                {"name": "format", "valueString": "markdown"},
+                {"name": "max_tokens", "valueInteger": 600}]})
+                .to_string(),
+            )
+            .send()
+            .unwrap();
+        assert_eq!(md.status(), 200);
+        assert!(md.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/markdown"));
+        assert!(md.text().unwrap().starts_with("# Patient summary"));
+
+        // demo-pat-1: the nested deny of PSY withholds the diagnoses.
+        let ctx: Value = clinician
+            .get(server.url("/fhir/Patient/demo-pat-1/$llm-context"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let text = ctx["messages"].to_string();
+        assert!(
+            !text.contains("depressive") && !text.contains("Condition/demo-cond-mdd-1"),
+            "{text}"
+        );
+        assert!(ctx["omitted"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["reason"] == "consent"));
+
+        // demo-pat-3: the opt-out refuses, naming its Consent.
+        let refused = clinician
+            .get(server.url("/fhir/Patient/demo-pat-3/$llm-context"))
+            .send()
+            .unwrap();
+        assert_eq!(refused.status(), 403);
+        let outcome: Value = refused.json().unwrap();
+        assert_eq!(outcome["resourceType"], "OperationOutcome");
+        assert!(outcome["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap()
+            .contains("Consent/demo-consent-3"));
+        // A purpose the consent does not cover is refused too.
+        let research = clinician
+            .get(server.url("/fhir/Patient/demo-pat-2/$llm-context?purpose=HRESCH"))
+            .send()
+            .unwrap();
+        assert_eq!(research.status(), 403);
+
+        // Bad parameters: a precise 400.
+        let bad = clinician
+            .get(server.url("/fhir/Patient/demo-pat-2/$llm-context?max_token=5"))
+            .send()
+            .unwrap();
+        assert_eq!(bad.status(), 400);
+        assert!(bad
+            .text()
+            .unwrap()
+            .contains("unknown parameter 'max_token'"));
+
+        // The IPS document.
+        let ips: Value = clinician
+            .get(server.url("/fhir/Patient/demo-pat-2/$summary"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(ips["type"], "document");
+        assert_eq!(ips["entry"][0]["resource"]["resourceType"], "Composition");
+        let refused = clinician
+            .get(server.url("/fhir/Patient/demo-pat-3/$summary"))
+            .send()
+            .unwrap();
+        assert_eq!(refused.status(), 403);
+
+        // The audit trail: decision, basis, purpose and the disclosed resources.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let events: Value = auditor
+            .get(server.url("/fhir/AuditEvent?subtype=summary&entity=Patient/demo-pat-2"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let events = events["entry"].as_array().unwrap();
+        assert!(!events.is_empty());
+        let event = events
+            .iter()
+            .map(|e| &e["resource"])
+            .find(|e| {
+                e["outcomeDesc"]
+                    .as_str()
+                    .unwrap()
+                    .contains("permit: Consent/demo-consent-2")
+            })
+            .expect("an event names the decision and its basis");
+        assert_eq!(event["purposeOfEvent"][0]["coding"][0]["code"], "TREAT");
+        let entities: Vec<&str> = event["entity"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["what"]["reference"].as_str())
+            .collect();
+        assert!(
+            entities.contains(&"Condition/demo-cond-gad-2"),
+            "{entities:?}"
+        );
+        let denied: Value = auditor
+            .get(server.url("/fhir/AuditEvent?subtype=summary&entity=Patient/demo-pat-3"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let desc = denied["entry"][0]["resource"]["outcomeDesc"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            desc.contains("deny") && desc.contains("Consent/demo-consent-3"),
+            "{desc}"
+        );
+        server.stop();
+    }
+}
+
+#[test]
+fn cli_summary_prints_the_context_and_exits_3_when_refused() {
+    for db in all_databases() {
+        load_demo(&db);
+        let out = run(
+            &db,
+            &["summary", "--patient", "demo-pat-2", "--max-tokens", "800"],
+        );
+        assert_ok(&out);
+        let ctx: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(ctx["max_tokens"], 800);
+        assert!(ctx["token_count"].as_u64().unwrap() <= 800);
+
+        let prompt = run(
+            &db,
+            &["summary", "--patient", "demo-pat-2", "--format", "prompt"],
+        );
+        let text = String::from_utf8_lossy(&prompt.stdout);
+        assert!(text.starts_with("### system"), "{text}");
+
+        let ips = run(
+            &db,
+            &["summary", "--patient", "demo-pat-2", "--format", "ips"],
+        );
+        let doc: Value = serde_json::from_slice(&ips.stdout).unwrap();
+        assert_eq!(doc["type"], "document");
+
+        let refused = run(&db, &["summary", "--patient", "demo-pat-3"]);
+        assert_eq!(refused.status.code(), Some(3));
+        let err = String::from_utf8_lossy(&refused.stderr);
+        assert!(err.contains("Consent/demo-consent-3"), "{err}");
+        assert!(refused.stdout.is_empty());
+
+        let missing = run(&db, &["summary", "--patient", "nobody"]);
+        assert_eq!(missing.status.code(), Some(1));
+        assert!(
+            String::from_utf8_lossy(&missing.stderr).contains("Patient/nobody is not in the store")
+        );
+
+        // The CLI's summaries are audited as the server's are.
+        let verify = run(&db, &["audit", "verify"]);
+        assert_ok(&verify);
+    }
+}
