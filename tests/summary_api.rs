@@ -149,6 +149,39 @@ fn llm_context_follows_the_contract_and_the_consents() {
             .unwrap()
             .contains("unknown parameter 'max_token'"));
 
+        // De-identified: no name, identifier or absolute date; the trend still reads right
+        // although safe-harbor leaves only the years.
+        let ctx: Value = clinician
+            .get(
+                server
+                    .url("/fhir/Patient/demo-pat-2/$llm-context?deid=safe-harbor&max_tokens=3000"),
+            )
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let text = ctx["messages"].to_string();
+        for planted in ["Testperson", "Jordan", "demo-pat-2", "Lawrence", "555-01"] {
+            assert!(
+                !text.contains(planted),
+                "{planted} survived de-identification: {text}"
+            );
+        }
+        assert!(!text.contains("2024-"), "an absolute date survived: {text}");
+        assert!(
+            text.contains("PHQ-9 (depression severity): latest 4 (minimal)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("GAD-7 (anxiety severity): latest 7 (mild)"),
+            "{text}"
+        );
+        let unknown = clinician
+            .get(server.url("/fhir/Patient/demo-pat-2/$llm-context?deid=no-such-policy"))
+            .send()
+            .unwrap();
+        assert_eq!(unknown.status(), 404);
+
         // The IPS document.
         let ips: Value = clinician
             .get(server.url("/fhir/Patient/demo-pat-2/$summary"))
@@ -255,5 +288,57 @@ fn cli_summary_prints_the_context_and_exits_3_when_refused() {
         // The CLI's summaries are audited as the server's are.
         let verify = run(&db, &["audit", "verify"]);
         assert_ok(&verify);
+    }
+}
+
+#[test]
+fn stored_resources_are_relabelled_when_the_value_sets_change() {
+    for db in all_databases() {
+        // A depression diagnosis stored without the labels its codes imply, as under value sets
+        // that did not yet list its code.
+        let body = json!({"resourceType": "Condition", "id": "unlabelled",
+            "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "F32.9"}]},
+            "subject": {"reference": "Patient/someone"}});
+        let mut prepared = salus_fhir::prepare(body.clone()).unwrap();
+        prepared.stored = salus_fhir::prepare::StoredJson::new(&body);
+        prepared.content_hash = prepared.stored.content_hash();
+        let store = salus_store::Store::open(&db.url).unwrap();
+        store
+            .write(
+                vec![salus_store::WriteRequest {
+                    resource: prepared,
+                    source: None,
+                    if_match: None,
+                }],
+                1,
+            )
+            .unwrap();
+        store.set_setting("labels_version", "0.0.0").unwrap();
+
+        assert_ok(&run(&db, &["migrate"]));
+        let current = store.read("Condition", "unlabelled").unwrap().unwrap();
+        let stored: Value = serde_json::from_str(&current.body).unwrap();
+        let codes: Vec<&str> = stored["meta"]["security"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|l| l["code"].as_str())
+            .collect();
+        assert_eq!(codes, ["PSY", "MH"], "{stored}");
+        assert_eq!(current.version_id, 2, "a new version, the old one kept");
+        assert_eq!(
+            store.setting("labels_version").unwrap().as_deref(),
+            Some(salus_labels::Labeller::builtin().version())
+        );
+        // Current already: nothing changes.
+        assert_ok(&run(&db, &["migrate"]));
+        assert_eq!(
+            store
+                .read("Condition", "unlabelled")
+                .unwrap()
+                .unwrap()
+                .version_id,
+            2
+        );
     }
 }

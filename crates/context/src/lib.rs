@@ -217,6 +217,14 @@ pub fn llm_context(
     })
 }
 
+/// Order resources newest first by their clinical date, before de-identification coarsens the
+/// dates: the sections' sorts are stable, so a de-identified summary still states which result
+/// is the latest and which way a trend went (safe-harbor keeps only the year, which would
+/// otherwise leave a year's results in no order).
+pub fn order_newest_first(resources: &mut [Value]) {
+    resources.sort_by_cached_key(|r| std::cmp::Reverse(json::clinical_instant(r)));
+}
+
 impl LlmContext {
     /// The contract's JSON.
     pub fn to_json(&self) -> Value {

@@ -62,7 +62,7 @@ pub fn prepare(mut body: Value) -> Result<PreparedResource, Vec<Issue>> {
     let patient = patient_of(&resource_type, &body);
     let index = extract(&resource_type, &body);
     let stored = StoredJson::new(&body);
-    let content_hash = Sha256::digest(stored.text.as_bytes()).into();
+    let content_hash = stored.content_hash();
     Ok(PreparedResource {
         resource_type,
         id,
@@ -87,6 +87,11 @@ pub struct StoredJson {
 }
 
 impl StoredJson {
+    /// SHA-256 of the content, version metadata excluded: equal for equal content.
+    pub fn content_hash(&self) -> [u8; 32] {
+        Sha256::digest(self.text.as_bytes()).into()
+    }
+
     /// Serialize a resource (a JSON object) for storage.
     pub fn new(body: &Value) -> StoredJson {
         let mut out = Vec::with_capacity(1024);

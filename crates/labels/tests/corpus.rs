@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use salus_labels::{Labeller, SecurityLabel, ETH, MH, PSY, SNOMED, SUD};
 use serde_json::Value;
@@ -178,57 +177,6 @@ fn synthea_bundles() {
         }
     }
     println!("\n{checked} mental-health and substance-use Conditions checked");
-}
-
-/// Time per resource of `labels_for` on the resources that match nothing. Indicative only: the
-/// test build is not optimized (run with `--config 'profile.dev.package.salus-labels.opt-level=3'`
-/// for a fair number).
-#[test]
-fn synthea_unmatched_resources_are_cheap() {
-    let Some(resources) = synthea_resources() else {
-        return;
-    };
-    let labeller = Labeller::builtin();
-    let unmatched: Vec<&Value> = resources
-        .iter()
-        .filter(|r| labeller.labels_for(r).is_empty())
-        .collect();
-    let rounds = 20;
-    let start = Instant::now();
-    let mut n = 0;
-    for _ in 0..rounds {
-        for r in &unmatched {
-            n += labeller.labels_for(std::hint::black_box(r)).len();
-        }
-    }
-    assert_eq!(n, 0);
-    let per = start.elapsed().as_nanos() as f64 / (rounds * unmatched.len()) as f64;
-    println!(
-        "{} unmatched resources: {per:.0} ns per resource",
-        unmatched.len()
-    );
-
-    let mut by_type: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
-    for r in &unmatched {
-        by_type
-            .entry(r["resourceType"].as_str().unwrap_or("?"))
-            .or_default()
-            .push(r);
-    }
-    for (kind, group) in by_type.iter().filter(|(_, g)| g.len() >= 20) {
-        let start = Instant::now();
-        for _ in 0..rounds {
-            for r in group {
-                n += labeller.labels_for(std::hint::black_box(r)).len();
-            }
-        }
-        let per = start.elapsed().as_nanos() as f64 / (rounds * group.len()) as f64;
-        println!(
-            "  {kind:<22} {:>5} resources {per:>7.0} ns each",
-            group.len()
-        );
-    }
-    assert_eq!(n, 0);
 }
 
 /// The demo data set (`fixtures/demo`, NDJSON): depression and anxiety diagnoses, PHQ-9 and GAD-7

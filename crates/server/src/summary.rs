@@ -272,7 +272,8 @@ fn deidentify(
         book.add_resource(r);
     }
     let mut run = Run::new(seed, engine);
-    let resources = std::mem::take(&mut disclosed.resources);
+    let mut resources = std::mem::take(&mut disclosed.resources);
+    salus_context::order_newest_first(&mut resources);
     disclosed.resources = resources
         .into_iter()
         .map(|r| {
