@@ -84,13 +84,18 @@ pub fn run(store: &Store, config: &Config, args: SummaryArgs) -> Result<u8> {
     if args.include_name {
         pairs.push(("include_name".into(), "true".into()));
     }
+    if Format::parse(&args.format).is_none() {
+        anyhow::bail!(
+            "--format {}: expected json, markdown, prompt or ips",
+            args.format
+        );
+    }
+    // The HTTP parameters' names in messages become the flags'.
     let params = SummaryParams::parse(&pairs, &settings).map_err(|m| {
         anyhow::anyhow!(
             "{}",
-            m.replace("max_tokens", "--max-tokens").replace(
-                "format is",
-                "--format is json, markdown, prompt or ips; it is not"
-            )
+            m.replace("max_tokens", "--max-tokens")
+                .replace("tokenizer is", "--tokenizer is")
         )
     })?;
     let engine = match &args.deid {

@@ -94,14 +94,7 @@ impl SummaryParams {
         };
         for (name, value) in pairs {
             match name.as_str() {
-                "purpose" => {
-                    let ok = (1..=64).contains(&value.len())
-                        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-                    if !ok {
-                        return Err("purpose is a v3 ActReason code such as TREAT, ETREAT, HPAYMT or HRESCH".into());
-                    }
-                    params.purpose = value.clone();
-                }
+                "purpose" => params.purpose = checked_purpose(value)?,
                 "max_tokens" => {
                     params.max_tokens = value
                         .parse::<usize>()
@@ -145,6 +138,19 @@ impl SummaryParams {
             }
         }
         Ok(params)
+    }
+}
+
+/// A purpose of use as requests may give it: a code, since it is written to the audit trail.
+fn checked_purpose(value: &str) -> Result<String, String> {
+    let ok = (1..=64).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err("purpose is a v3 ActReason code such as TREAT, ETREAT, HPAYMT or HRESCH".into())
     }
 }
 
@@ -525,7 +531,10 @@ pub async fn ips(
     let mut purpose = "TREAT".to_owned();
     for (k, v) in query_pairs(&req) {
         match k.as_str() {
-            "purpose" => purpose = v,
+            "purpose" => {
+                purpose =
+                    checked_purpose(&v).map_err(|m| ApiError::bad_request(IssueCode::Value, m))?
+            }
             "_format" | "_pretty" => {}
             other => {
                 return Err(ApiError::bad_request(
