@@ -138,6 +138,28 @@ fn llm_context_follows_the_contract_and_the_consents() {
             .unwrap();
         assert_eq!(research.status(), 403);
 
+        // As of a moment before the consent was recorded: no Consent applies yet.
+        let early = clinician
+            .get(server.url("/fhir/Patient/demo-pat-2/$llm-context?as_of=2024-01-01"))
+            .send()
+            .unwrap();
+        assert_eq!(early.status(), 403);
+        assert!(early
+            .text()
+            .unwrap()
+            .contains("no active patient-privacy Consent"));
+        let then: Value = clinician
+            .get(server.url("/fhir/Patient/demo-pat-2/$llm-context?as_of=2025-06-01"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let text = then["messages"].to_string();
+        assert!(
+            text.contains("as of 2025-06-01") && text.contains("Age: 45"),
+            "{text}"
+        );
+
         // Bad parameters: a precise 400.
         let bad = clinician
             .get(server.url("/fhir/Patient/demo-pat-2/$llm-context?max_token=5"))
@@ -272,6 +294,18 @@ fn cli_summary_prints_the_context_and_exits_3_when_refused() {
         );
         let doc: Value = serde_json::from_slice(&ips.stdout).unwrap();
         assert_eq!(doc["type"], "document");
+
+        let early = run(
+            &db,
+            &[
+                "summary",
+                "--patient",
+                "demo-pat-2",
+                "--as-of",
+                "2024-01-01",
+            ],
+        );
+        assert_eq!(early.status.code(), Some(3));
 
         let refused = run(&db, &["summary", "--patient", "demo-pat-3"]);
         assert_eq!(refused.status.code(), Some(3));

@@ -32,11 +32,22 @@ pub struct SummaryArgs {
     /// State the patient's name (never with --deid).
     #[arg(long)]
     include_name: bool,
+    /// Decide as of this FHIR date or dateTime instead of now (consent periods, ages, "last
+    /// 90 days").
+    #[arg(long)]
+    as_of: Option<String>,
 }
 
 pub fn run(store: &Store, config: &Config, args: SummaryArgs) -> Result<u8> {
     let settings = config.context.settings()?;
-    let now = chrono::Utc::now();
+    let now = match &args.as_of {
+        Some(at) => salus_fhir::date::parse_range(at)
+            .and_then(|r| chrono::DateTime::from_timestamp_micros(r.lo))
+            .with_context(|| {
+                format!("--as-of {at}: expected a FHIR date or dateTime, e.g. 2026-03-01 or 2026-03-01T09:00:00Z")
+            })?,
+        None => chrono::Utc::now(),
+    };
     let audit = |status: u16, entities: Vec<String>, detail: String, action: &str| {
         crate::security::audit_cli_detail(
             store,

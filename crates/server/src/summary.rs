@@ -78,6 +78,9 @@ pub struct SummaryParams {
     /// A stored policy's name or a preset's.
     pub deid: Option<String>,
     pub include_name: bool,
+    /// The moment the request is decided for (consent periods, "last 90 days", ages, relative
+    /// dates); `None`: now.
+    pub as_of: Option<DateTime<Utc>>,
 }
 
 impl SummaryParams {
@@ -91,6 +94,7 @@ impl SummaryParams {
             format: Format::Json,
             deid: None,
             include_name: false,
+            as_of: None,
         };
         for (name, value) in pairs {
             match name.as_str() {
@@ -122,6 +126,12 @@ impl SummaryParams {
                     }
                     params.deid = Some(value.clone());
                 }
+                "as_of" => {
+                    let range = salus_fhir::date::parse_range(value).ok_or_else(|| {
+                        "as_of is a FHIR date or dateTime, e.g. 2026-03-01 or 2026-03-01T09:00:00Z".to_owned()
+                    })?;
+                    params.as_of = DateTime::from_timestamp_micros(range.lo);
+                }
                 "include_name" => {
                     params.include_name = match value.as_str() {
                         "true" => true,
@@ -132,7 +142,7 @@ impl SummaryParams {
                 "_format" | "_pretty" => {}
                 other => {
                     return Err(format!(
-                        "unknown parameter '{other}': $llm-context takes purpose, max_tokens, tokenizer, format, deid and include_name"
+                        "unknown parameter '{other}': $llm-context takes purpose, max_tokens, tokenizer, format, deid, include_name and as_of"
                     ))
                 }
             }
@@ -469,7 +479,7 @@ pub async fn llm_context(
         .map_err(|m| ApiError::bad_request(IssueCode::Value, m))?;
     let purpose = params.purpose.clone();
     let state2 = state.clone();
-    let now = Utc::now();
+    let now = params.as_of.unwrap_or_else(Utc::now);
     let outcome = web::block(move || {
         let engine = match &params.deid {
             Some(name) => {
