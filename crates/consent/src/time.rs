@@ -6,7 +6,7 @@
 //! UTC. Ranges are half-open, `[start, end)`, so a `Period.end` of `2016-10-10` covers that
 //! whole day, as FHIR intends ("end inclusive" at the precision given).
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 /// A half-open range of instants, `[start, end)`; `None` is unbounded on that side.
@@ -32,57 +32,15 @@ pub(crate) struct Instant {
     pub date_only: bool,
 }
 
-/// Parse a FHIR `date`, `dateTime` or `instant`. `None` when unreadable.
+/// Parse a FHIR `date`, `dateTime` or `instant` (`salus_fhir::date`, the ranges search uses).
+/// `None` when unreadable.
 pub(crate) fn parse_time(s: &str) -> Option<Instant> {
-    let b = s.as_bytes();
-    let digits =
-        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
-    let date_only = |lo: NaiveDate, hi: NaiveDate| {
-        Some(Instant {
-            lo: Utc.from_utc_datetime(&lo.and_hms_opt(0, 0, 0)?),
-            hi: Utc.from_utc_datetime(&hi.and_hms_opt(0, 0, 0)?),
-            date_only: true,
-        })
-    };
-    if !digits(0..4) {
-        return None;
-    }
-    let year: i32 = s.get(0..4)?.parse().ok()?;
-    match b.len() {
-        4 => date_only(
-            NaiveDate::from_ymd_opt(year, 1, 1)?,
-            NaiveDate::from_ymd_opt(year + 1, 1, 1)?,
-        ),
-        7 if b[4] == b'-' && digits(5..7) => {
-            let month: u32 = s.get(5..7)?.parse().ok()?;
-            let lo = NaiveDate::from_ymd_opt(year, month, 1)?;
-            let hi = if month == 12 {
-                NaiveDate::from_ymd_opt(year + 1, 1, 1)?
-            } else {
-                NaiveDate::from_ymd_opt(year, month + 1, 1)?
-            };
-            date_only(lo, hi)
-        }
-        10 if b[4] == b'-' && b[7] == b'-' && digits(5..7) && digits(8..10) => {
-            let day = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
-            date_only(day, day.succ_opt()?)
-        }
-        n if n > 10 && b[4] == b'-' && b[7] == b'-' && b[10] == b'T' => {
-            let lo = match DateTime::parse_from_rfc3339(s) {
-                Ok(t) => t.with_timezone(&Utc),
-                // Zone-less timestamps are not valid FHIR but common; read them as UTC.
-                Err(_) => Utc.from_utc_datetime(
-                    &NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").ok()?,
-                ),
-            };
-            Some(Instant {
-                lo,
-                hi: lo.checked_add_signed(Duration::seconds(1))?,
-                date_only: false,
-            })
-        }
-        _ => None,
-    }
+    let range = salus_fhir::date::parse_range(s)?;
+    Some(Instant {
+        lo: DateTime::from_timestamp_micros(range.lo)?,
+        hi: DateTime::from_timestamp_micros(range.hi)?,
+        date_only: !s.contains('T'),
+    })
 }
 
 /// Why a period could not be used.

@@ -1,9 +1,7 @@
 //! Clinical knowledge the summary needs: which codes are which measure, their severity bands,
 //! which findings are safety findings, which are social risks.
 
-pub const LOINC: &str = "http://loinc.org";
-pub const SNOMED: &str = "http://snomed.info/sct";
-pub const ICD10CM: &str = "http://hl7.org/fhir/sid/icd-10-cm";
+use salus_labels::{ICD10CM, SNOMED};
 
 /// A scored mental-health instrument whose totals are trended.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -3,12 +3,11 @@
 //! their label.
 
 use salus_consent::{Basis, Decision, DefaultDecision, Evaluation, Request, ResourceFacts};
+use salus_labels::{has_label, ACT_CODE, CFR_42_PART_2, ETH, PSYTHPN, SUD};
 use serde_json::Value;
 
 use crate::json::str_at;
-
-/// The HL7 v3 ActCode system of sensitivity and policy labels.
-pub const ACT_CODE: &str = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
+use crate::parallel::map_in_two_halves;
 
 /// Labels of which any one, named by a permit, releases the data they protect.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,11 +34,11 @@ impl Default for DisclosurePolicy {
             protected: vec![
                 ProtectedLabels {
                     name: "substance use (42 CFR Part 2)",
-                    codes: vec!["ETH", "SUD", "42CFRPart2"],
+                    codes: vec![ETH, SUD, CFR_42_PART_2],
                 },
                 ProtectedLabels {
                     name: "psychotherapy notes",
-                    codes: vec!["PSYTHPN"],
+                    codes: vec![PSYTHPN],
                 },
             ],
         }
@@ -156,35 +155,18 @@ fn consents_of(decision: &Decision) -> Vec<String> {
     out
 }
 
-/// Each resource's verdict, in order; on two threads for a large record (a summary waits on
-/// it, and a patient may have thousands of resources).
+/// Each resource's verdict, in order. A resource whose verdict could not be reached (a failed
+/// thread) is withheld as by consent: never disclosed by mistake.
 fn verdicts(
     evaluation: &Evaluation,
     resources: &[Value],
     policy: &DisclosurePolicy,
 ) -> Vec<Verdict> {
-    let run = |chunk: &[Value]| -> Vec<Verdict> {
-        chunk
-            .iter()
-            .map(|r| verdict(evaluation, r, policy))
-            .collect()
-    };
-    if resources.len() < 512 {
-        return run(resources);
-    }
-    let (first, second) = resources.split_at(resources.len() / 2);
-    std::thread::scope(|scope| {
-        let other = scope.spawn(|| run(second));
-        let mut out = run(first);
-        // A thread that failed leaves its resources undisclosed (counted as withheld by
-        // consent): never disclosed by mistake.
-        out.extend(
-            other
-                .join()
-                .unwrap_or_else(|_| second.iter().map(|_| Verdict::Consent).collect()),
-        );
-        out
-    })
+    map_in_two_halves(
+        resources,
+        |r| verdict(evaluation, r, policy),
+        |_| Verdict::Consent,
+    )
 }
 
 enum Verdict {
@@ -198,9 +180,8 @@ fn verdict(evaluation: &Evaluation, resource: &Value, policy: &DisclosurePolicy)
     if !decision.permit {
         return Verdict::Consent;
     }
-    let labels = labels_of(resource);
     for group in &policy.protected {
-        let carries = labels.iter().any(|l| group.codes.contains(l));
+        let carries = group.codes.iter().any(|c| has_label(resource, ACT_CODE, c));
         if carries
             && !decision
                 .labels_named
@@ -211,16 +192,4 @@ fn verdict(evaluation: &Evaluation, resource: &Value, policy: &DisclosurePolicy)
         }
     }
     Verdict::Release
-}
-
-/// The ActCode labels in `meta.security`.
-fn labels_of(resource: &Value) -> Vec<&str> {
-    resource
-        .pointer("/meta/security")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|l| str_at(l, "system") == Some(ACT_CODE))
-        .filter_map(|l| str_at(l, "code"))
-        .collect()
 }

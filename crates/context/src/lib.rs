@@ -18,6 +18,7 @@ pub mod clinical;
 mod disclose;
 mod ips;
 mod json;
+mod parallel;
 pub mod sections;
 mod tokens;
 
@@ -27,9 +28,10 @@ use serde_json::Value;
 
 pub use budget::FRAMING_RESERVE;
 pub use disclose::{
-    disclose, Disclosed, DisclosurePolicy, DisclosureRequest, ProtectedLabels, Refusal, ACT_CODE,
+    disclose, Disclosed, DisclosurePolicy, DisclosureRequest, ProtectedLabels, Refusal,
 };
 pub use ips::{ips, ips_references, IpsOptions, AUTHOR_DEVICE_ID};
+pub use parallel::parse_resources;
 pub use tokens::Tokenizer;
 
 /// The resource types the LLM context states (the store loads only these from the

@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Datelike, Utc};
 use serde_json::Value;
 
-use crate::clinical::{self, Measure, ICD10CM, LOINC, SNOMED};
+use salus_labels::{ICD10CM, LOINC, SNOMED};
+
+use crate::clinical::{self, Measure};
 use crate::json::{
     category_has, clinical_date, clinical_instant, codings, concept_text, format_number,
     has_coding, instant, numeric_value, quantity_text, reference_display, reference_of,
@@ -40,6 +42,19 @@ pub struct Draft {
     pub in_time: bool,
     /// Resources the section chose not to state (older values of a result already shown).
     pub superseded: Vec<String>,
+}
+
+impl Draft {
+    /// A section whose items are all shown one by one, in importance order.
+    fn whole(title: &'static str, items: Vec<Item>) -> Draft {
+        Draft {
+            title,
+            items,
+            cap: usize::MAX,
+            in_time: false,
+            superseded: vec![],
+        }
+    }
 }
 
 /// How dates are written: absolute with a relative hint, or relative only (de-identified).
@@ -346,13 +361,7 @@ fn safety(record: &Record<'_>, obs: &Observations<'_>, clock: Clock) -> Draft {
             "safety findings",
         ));
     }
-    Draft {
-        title: "Safety",
-        items,
-        cap: usize::MAX,
-        in_time: false,
-        superseded: vec![],
-    }
+    Draft::whole("Safety", items)
 }
 
 fn demographics(record: &Record<'_>, options: &Options) -> Draft {
@@ -387,13 +396,7 @@ fn demographics(record: &Record<'_>, options: &Options) -> Draft {
             items.push(item(parts.join("; "), cite(p), "demographic facts"));
         }
     }
-    Draft {
-        title: "Demographics",
-        items,
-        cap: usize::MAX,
-        in_time: false,
-        superseded: vec![],
-    }
+    Draft::whole("Demographics", items)
 }
 
 fn age_in_years(birth: DateTime<Utc>, now: DateTime<Utc>) -> i32 {
@@ -438,12 +441,8 @@ fn preferred_language(p: &Value) -> Option<String> {
 /// Whether a resource carries a mental-health sensitivity label (from the labeller or the
 /// source): such items lead their section in a mental-health service.
 fn is_mental_health(resource: &Value) -> bool {
-    resource
-        .pointer("/meta/security")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .any(|l| matches!(str_at(l, "code"), Some("PSY") | Some("MH")))
+    use salus_labels::{has_label, ACT_CODE, MH, PSY};
+    has_label(resource, ACT_CODE, PSY) || has_label(resource, ACT_CODE, MH)
 }
 
 /// A code to show beside a name: ICD-10-CM first, then SNOMED CT.
@@ -499,13 +498,7 @@ fn problems(record: &Record<'_>, clock: Clock) -> Draft {
             item(text, cite(c), "active problems")
         })
         .collect();
-    Draft {
-        title: "Active problems",
-        items,
-        cap: usize::MAX,
-        in_time: false,
-        superseded: vec![],
-    }
+    Draft::whole("Active problems", items)
 }
 
 fn medication_name(m: &Value) -> String {
@@ -611,13 +604,7 @@ fn medications(record: &Record<'_>, clock: Clock) -> Draft {
             item(text, cite(m), "active medications")
         })
         .collect();
-    Draft {
-        title: "Active medications",
-        items,
-        cap: usize::MAX,
-        in_time: false,
-        superseded: vec![],
-    }
+    Draft::whole("Active medications", items)
 }
 
 fn allergies(record: &Record<'_>, clock: Clock) -> Draft {
@@ -684,13 +671,7 @@ fn allergies(record: &Record<'_>, clock: Clock) -> Draft {
             item(text, cite(a), "allergies")
         })
         .collect();
-    Draft {
-        title: "Allergies",
-        items,
-        cap: usize::MAX,
-        in_time: false,
-        superseded: vec![],
-    }
+    Draft::whole("Allergies", items)
 }
 
 /// Per measure: a trend line (latest score and band, first score, direction), then each

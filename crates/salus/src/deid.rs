@@ -73,7 +73,7 @@ pub fn stored_policy(store: &salus_store::Store, command: PolicyCommand) -> Resu
                 .with_context(|| format!("reading {}", file.display()))?;
             load_policy(&file.display().to_string())?;
             let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-            let now = chrono::Utc::now().timestamp_micros();
+            let now = crate::now_micros();
             let created = store.put_policy(&name, &text, &format!("cli/{who}"), now)?;
             crate::security::audit_cli(
                 store,

@@ -138,7 +138,7 @@ pub fn run(store: &Store, config: &Config, args: IngestArgs) -> Result<u8> {
     bar.set_style(
         ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("a valid template"),
     );
-    let mut sink = StoreSink::new(store, config.ingest.batch_size, now_micros);
+    let mut sink = StoreSink::new(store, config.ingest.batch_size, crate::now_micros);
     let progress_bar = bar.clone();
     sink.progress = Some(Box::new(move |n| {
         progress_bar.set_message(format!("{n} resources stored"))
@@ -178,10 +178,6 @@ pub fn run(store: &Store, config: &Config, args: IngestArgs) -> Result<u8> {
     }
     crate::security::audit_cli(store, "ingest", vec![], 0)?;
     Ok(report.exit_code() as u8)
-}
-
-fn now_micros() -> i64 {
-    chrono::Utc::now().timestamp_micros()
 }
 
 fn print_summary(report: &IngestReport) -> Result<()> {

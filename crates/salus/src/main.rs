@@ -196,6 +196,11 @@ fn run(cli: Cli) -> Result<u8> {
     }
 }
 
+/// Microseconds since the Unix epoch, now: the CLI is the shell that owns the clock.
+pub(crate) fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SALUS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));

@@ -44,7 +44,7 @@ fn relabel(store: &Store, labeller: &Labeller) -> Result<u64> {
     let flush = |pending: &mut Vec<WriteRequest>| -> Result<()> {
         if !pending.is_empty() {
             store
-                .write_batch(std::mem::take(pending), now(), false)
+                .write_batch(std::mem::take(pending), crate::now_micros(), false)
                 .context("writing re-labelled resources")?;
         }
         Ok(())
@@ -90,8 +90,4 @@ fn relabel(store: &Store, labeller: &Labeller) -> Result<u64> {
     }
     flush(&mut pending)?;
     Ok(changed)
-}
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp_micros()
 }

@@ -65,10 +65,6 @@ pub enum AuditCommand {
     },
 }
 
-fn now() -> i64 {
-    chrono::Utc::now().timestamp_micros()
-}
-
 fn role(text: &str) -> Result<Role> {
     Role::parse(text).with_context(|| {
         format!("--role {text}: expected integrator, clinician, steward, auditor or admin")
@@ -104,7 +100,7 @@ pub fn audit_cli_detail(
         route: format!("salus {action}"),
         purpose,
         address: None,
-        recorded: now(),
+        recorded: crate::now_micros(),
         detail,
     };
     salus_server::append_audit(store, std::iter::once(&record))
@@ -129,7 +125,7 @@ pub fn token(store: &Store, command: TokenCommand) -> Result<u8> {
             getrandom::fill(&mut secret)
                 .map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
             let value = token::from_random(secret);
-            let created = now();
+            let created = crate::now_micros();
             let row = TokenRow {
                 id: uuid::Uuid::new_v4().to_string(),
                 name,
@@ -158,7 +154,7 @@ pub fn token(store: &Store, command: TokenCommand) -> Result<u8> {
             for t in store.list_tokens()? {
                 let state = if t.revoked_at.is_some() {
                     "revoked"
-                } else if t.expires_at.is_some_and(|e| e <= now()) {
+                } else if t.expires_at.is_some_and(|e| e <= crate::now_micros()) {
                     "expired"
                 } else {
                     "active"
@@ -175,7 +171,7 @@ pub fn token(store: &Store, command: TokenCommand) -> Result<u8> {
             Ok(0)
         }
         TokenCommand::Revoke { id_or_name } => {
-            let n = store.revoke_token(&id_or_name, now())?;
+            let n = store.revoke_token(&id_or_name, crate::now_micros())?;
             if n == 0 {
                 bail!("no active token has the id or name '{id_or_name}' (see salus token list)");
             }
@@ -211,7 +207,7 @@ pub fn client(store: &Store, command: ClientCommand) -> Result<u8> {
                 role: role.as_str().to_owned(),
                 scopes: scopes.to_string(),
                 jwks: text,
-                created_at: now(),
+                created_at: crate::now_micros(),
                 revoked_at: None,
             };
             store.register_client(&row)?;
@@ -247,7 +243,7 @@ pub fn client(store: &Store, command: ClientCommand) -> Result<u8> {
             Ok(0)
         }
         ClientCommand::Revoke { id_or_name } => {
-            let n = store.revoke_client(&id_or_name, now())?;
+            let n = store.revoke_client(&id_or_name, crate::now_micros())?;
             if n == 0 {
                 bail!("no active client has the id or name '{id_or_name}' (see salus client list)");
             }

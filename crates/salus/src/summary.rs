@@ -41,24 +41,22 @@ pub struct SummaryArgs {
 pub fn run(store: &Store, config: &Config, args: SummaryArgs) -> Result<u8> {
     let settings = config.context.settings()?;
     let now = match &args.as_of {
-        Some(at) => salus_fhir::date::parse_range(at)
-            .and_then(|r| chrono::DateTime::from_timestamp_micros(r.lo))
-            .with_context(|| {
-                format!("--as-of {at}: expected a FHIR date or dateTime, e.g. 2026-03-01 or 2026-03-01T09:00:00Z")
-            })?,
+        Some(at) => summary::parse_as_of(at).map_err(|m| anyhow::anyhow!("--as-of {at}: {m}"))?,
         None => chrono::Utc::now(),
     };
-    let audit = |status: u16, entities: Vec<String>, detail: String, action: &str| {
+    // The entry names the patient, then what the decision rests on or disclosed.
+    let audit = |status: u16, named: Vec<String>, detail: String| {
+        let mut entities = vec![format!("Patient/{}", args.patient)];
+        entities.extend(named);
         crate::security::audit_cli_detail(
             store,
-            action,
+            "summary",
             entities,
             status,
             Some(args.purpose.clone()),
             Some(detail),
         )
     };
-    let patient_ref = format!("Patient/{}", args.patient);
     if args.format == "ips" {
         return match summary::build_ips(
             store,
@@ -69,17 +67,11 @@ pub fn run(store: &Store, config: &Config, args: SummaryArgs) -> Result<u8> {
             "urn:salus:fhir",
         ) {
             Ok((document, stated, basis)) => {
-                let mut entities = vec![patient_ref];
-                entities.extend(stated);
-                audit(0, entities, format!("permit: {basis}"), "summary")?;
+                audit(0, stated, format!("permit: {basis}"))?;
                 println!("{}", serde_json::to_string_pretty(&document)?);
                 Ok(0)
             }
-            Err(failure) => refuse(failure, |status, entities, detail| {
-                let mut all = vec![patient_ref.clone()];
-                all.extend(entities);
-                audit(status, all, detail, "summary")
-            }),
+            Err(failure) => refuse(failure, audit),
         };
     }
     let mut pairs = vec![
@@ -127,13 +119,10 @@ pub fn run(store: &Store, config: &Config, args: SummaryArgs) -> Result<u8> {
     );
     match built {
         Ok(built) => {
-            let mut entities = vec![patient_ref];
-            entities.extend(built.context.disclosed.iter().cloned());
             audit(
                 0,
-                entities,
+                built.context.disclosed.clone(),
                 format!("permit: {}", built.basis_detail),
-                "summary",
             )?;
             let out = match params.format {
                 Format::Json => serde_json::to_string_pretty(&built.context.to_json())?,
@@ -143,11 +132,7 @@ pub fn run(store: &Store, config: &Config, args: SummaryArgs) -> Result<u8> {
             println!("{}", out.trim_end());
             Ok(0)
         }
-        Err(failure) => refuse(failure, |status, entities, detail| {
-            let mut all = vec![patient_ref.clone()];
-            all.extend(entities);
-            audit(status, all, detail, "summary")
-        }),
+        Err(failure) => refuse(failure, audit),
     }
 }
 

@@ -160,7 +160,7 @@ fn invalid(issues: Vec<Issue>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, issues)
 }
 
-fn base_url(req: &HttpRequest) -> String {
+pub(crate) fn base_url(req: &HttpRequest) -> String {
     let info = req.connection_info();
     format!("{}://{}/fhir", info.scheme(), info.host())
 }

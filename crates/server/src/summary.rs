@@ -127,10 +127,7 @@ impl SummaryParams {
                     params.deid = Some(value.clone());
                 }
                 "as_of" => {
-                    let range = salus_fhir::date::parse_range(value).ok_or_else(|| {
-                        "as_of is a FHIR date or dateTime, e.g. 2026-03-01 or 2026-03-01T09:00:00Z".to_owned()
-                    })?;
-                    params.as_of = DateTime::from_timestamp_micros(range.lo);
+                    params.as_of = Some(parse_as_of(value).map_err(|m| format!("as_of {m}"))?)
                 }
                 "include_name" => {
                     params.include_name = match value.as_str() {
@@ -149,6 +146,15 @@ impl SummaryParams {
         }
         Ok(params)
     }
+}
+
+/// An as-of time: a FHIR date or dateTime, taken at its start.
+pub fn parse_as_of(text: &str) -> Result<DateTime<Utc>, String> {
+    salus_fhir::date::parse_range(text)
+        .and_then(|r| DateTime::from_timestamp_micros(r.lo))
+        .ok_or_else(|| {
+            "is a FHIR date or dateTime, e.g. 2026-03-01 or 2026-03-01T09:00:00Z".to_owned()
+        })
 }
 
 /// A purpose of use as requests may give it: a code, since it is written to the audit trail.
@@ -197,8 +203,8 @@ impl std::fmt::Display for SummaryFailure {
 impl From<SummaryFailure> for ApiError {
     fn from(failure: SummaryFailure) -> Self {
         match failure {
-            SummaryFailure::PatientNotFound(id) => {
-                ApiError::not_found(format!("Patient/{id} is not in the store"))
+            not_found @ SummaryFailure::PatientNotFound(_) => {
+                ApiError::not_found(not_found.to_string())
             }
             SummaryFailure::Refused(r) => ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -219,7 +225,7 @@ fn compartment(
     types: &[&str],
 ) -> Result<Vec<Value>, SummaryFailure> {
     let bodies = store.patient_resources(patient_id, types)?;
-    let resources = parse_all(&bodies);
+    let resources = salus_context::parse_resources(&bodies);
     let has_patient = resources
         .iter()
         .any(|r| r.get("resourceType").and_then(Value::as_str) == Some("Patient"));
@@ -227,29 +233,6 @@ fn compartment(
         return Err(SummaryFailure::PatientNotFound(patient_id.to_owned()));
     }
     Ok(resources)
-}
-
-/// Parse stored bodies, on two threads when there are many: parsing is most of a large
-/// patient's summary time, and a summary is asked for one at a time, by a waiting clinician.
-fn parse_all(bodies: &[String]) -> Vec<Value> {
-    let parse = |chunk: &[String]| -> Vec<Value> {
-        chunk
-            .iter()
-            .filter_map(|b| serde_json::from_str(b).ok())
-            .collect()
-    };
-    if bodies.len() < 512 {
-        return parse(bodies);
-    }
-    let (first, second) = bodies.split_at(bodies.len() / 2);
-    std::thread::scope(|scope| {
-        let other = scope.spawn(|| parse(second));
-        let mut out = parse(first);
-        // serde_json does not panic on any input; were the thread to fail, its half would be
-        // missing from the summary (less disclosed, never more).
-        out.extend(other.join().unwrap_or_default());
-        out
-    })
 }
 
 /// Load and decide what may be disclosed.
@@ -393,11 +376,6 @@ pub fn build_ips(
     Ok((document, stated, disclosed.basis_detail))
 }
 
-fn base_url(req: &HttpRequest) -> String {
-    let info = req.connection_info();
-    format!("{}://{}/fhir", info.scheme(), info.host())
-}
-
 /// The audit addendum of a refusal or a disclosure.
 fn addendum(purpose: &str, detail: String, entities: Vec<String>) -> AuditAddendum {
     AuditAddendum {
@@ -409,19 +387,18 @@ fn addendum(purpose: &str, detail: String, entities: Vec<String>) -> AuditAddend
 
 fn refused_response(purpose: &str, failure: SummaryFailure) -> HttpResponse {
     use actix_web::ResponseError;
-    let detail = match &failure {
-        SummaryFailure::Refused(r) => Some(format!("deny: {}", r.reason)),
+    // A consent refusal is a decision, and the audit entry records it with its basis.
+    let decided = match &failure {
+        SummaryFailure::Refused(r) => Some(addendum(
+            purpose,
+            format!("deny: {}", r.reason),
+            r.basis.clone(),
+        )),
         _ => None,
     };
-    let entities = match &failure {
-        SummaryFailure::Refused(r) => r.basis.clone(),
-        _ => vec![],
-    };
     let mut response = ApiError::from(failure).error_response();
-    if let Some(detail) = detail {
-        response
-            .extensions_mut()
-            .insert(addendum(purpose, detail, entities));
+    if let Some(decided) = decided {
+        response.extensions_mut().insert(decided);
     }
     response
 }
@@ -556,7 +533,7 @@ pub async fn ips(
             }
         }
     }
-    let base = base_url(&req);
+    let base = crate::fhir::base_url(&req);
     let state2 = state.clone();
     let purpose2 = purpose.clone();
     let outcome = web::block(move || {
