@@ -36,12 +36,79 @@ fn month_of(word: &str) -> Option<u32> {
         .map(|i| i as u32 + 1)
 }
 
-/// Words before ventilator settings and hemodynamic ratios written like partial dates.
+/// Words before ventilator settings and hemodynamic ratios written like partial dates, matched
+/// as whole words of the 20 bytes before (`ac` is assist-control, not the end of `cardiac`).
 const VENT_WORDS: &[&str] = &[
-    "psv", "ps ", "ps(", "ps:", "/ps", "cpap", "bipap", "peep", "flowby", "flow by", "vent",
-    "setting", "imv", "simv", "fio2", "co/ci", "ipap", "epap", "pcv", "ac ", "a/c", "bi-pap",
-    "wean",
+    "psv", "ps", "cpap", "bipap", "peep", "flowby", "vent", "vents", "setting", "settings", "imv",
+    "simv", "fio2", "co/ci", "ipap", "epap", "pcv", "ac", "a/c", "bi-pap", "prvc", "flow",
 ];
+
+/// Whether the text just before a partial date names ventilator settings ("PSV 10/5",
+/// "flowby 6/3", "CO/CI 5/3", "weaned to 10/5").
+fn after_vent_words(text: &str, start: usize) -> bool {
+    let from = floor_boundary(text, start.saturating_sub(20));
+    let mut ctx = text[from..start].to_ascii_lowercase();
+    // A word cut by the window is not a word ("cardi|ac arrest").
+    if text[..from]
+        .chars()
+        .next_back()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+    {
+        let cut = ctx
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(ctx.len());
+        ctx.replace_range(..cut, "");
+    }
+    if ctx.contains("co/ci") || ctx.contains("a/c") || ctx.contains("mask") {
+        return true;
+    }
+    let words: Vec<&str> = ctx
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let n = words.len();
+    let near = &words[n.saturating_sub(3)..];
+    // "mask ventilation 10/5" is a setting; "wean from vent and extubate 3/11" a date.
+    if words.iter().any(|w| VENT_WORDS.contains(w))
+        || near[near.len().saturating_sub(2)..]
+            .iter()
+            .any(|w| w.starts_with("vent"))
+    {
+        return true;
+    }
+    // "wean down to 10/5" is a setting; "wean for extubation 10/3" is a date.
+    near.iter().any(|w| w.starts_with("wean")) && near.last().is_some_and(|w| *w == "to")
+        || words.last().is_some_and(|w| w.starts_with("wean"))
+}
+
+/// A partial `m/d` with a valid month and day at the start of `s`; its length.
+fn leading_month_day(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let digits = |from: usize| b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let m_len = digits(0);
+    if !(1..=2).contains(&m_len) || b.get(m_len) != Some(&b'/') {
+        return None;
+    }
+    let d_len = digits(m_len + 1);
+    if !(1..=2).contains(&d_len) || b.get(m_len + 1 + d_len).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    let m: u32 = s[..m_len].parse().ok()?;
+    let d: u32 = s[m_len + 1..m_len + 1 + d_len].parse().ok()?;
+    ((1..=12).contains(&m) && (1..=31).contains(&d)).then_some(m_len + 1 + d_len)
+}
+
+/// A partial `m/d` that ends right before `end`.
+fn trailing_month_day(text: &str, end: usize) -> bool {
+    let head = &text[..end];
+    let start = head
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| c.is_ascii_digit() || *c == '/')
+        .last()
+        .map_or(end, |(i, _)| i);
+    leading_month_day(&text[start..end]) == Some(end - start)
+}
 
 /// Whether a date-pattern match is a date and not a fraction, a strength score or a pain score.
 pub(crate) fn plausible(text: &str, start: usize, end: usize) -> bool {
@@ -64,9 +131,14 @@ pub(crate) fn plausible(text: &str, start: usize, end: usize) -> bool {
         if !(1..=12).contains(&m) || !((1..=31).contains(&d) || month_year) {
             return false;
         }
-        // Ventilator settings ("PSV 10/5", "flowby 6/3", "CO/CI 5/3").
-        let ctx = text[floor_boundary(text, start.saturating_sub(20))..start].to_ascii_lowercase();
-        if VENT_WORDS.iter().any(|w| ctx.contains(w)) {
+        // A range of two dates ("10/15-10/16", "6/30-7/2").
+        let range_left = after == Some('-') && leading_month_day(&text[end + 1..]).is_some();
+        let range_right = before == Some('-') && trailing_month_day(text, start - 1);
+        if range_left || range_right {
+            // Not a range of fractions ("crackles 1/3-1/2").
+            return !month_year && d > 4 && !after_vent_words(text, start);
+        }
+        if after_vent_words(text, start) {
             return false;
         }
         if matches!(before, Some('/' | '.' | '-' | '+' | 'x' | 'X' | '*'))
@@ -153,16 +225,55 @@ fn month_alone_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(
-            r"\b(?:in|on|since|until|till|by|during|early|late|mid|mid-|last|next|this|of|from|through)\s+(January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Aug|Sept|Sep|Oct|Nov|Dec)\b",
+            r"(?i)\b(?:in|on|since|until|till|by|during|early|late|mid|mid-|last|next|this|of|from|through)\s+(January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Aug|Sept|Sep|Oct|Nov|Dec)\b(\.?\s+of\s+\d{4})?",
         )
         .expect("static pattern")
     })
 }
 
-/// A capitalized month name after a temporal preposition (`in May`).
+fn ordinal_day_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?i)\b(?:on|the|since|until|by)\s+((?:[12]?\d|3[01])(?:st|nd|rd|th))\b")
+            .expect("static pattern")
+    })
+}
+
+/// A month name after a temporal preposition (`in May`, `in march of 2022`), and a day of the
+/// month said as an ordinal (`on the 11th.`).
+///
+/// In lower or upper case a month that is also a word needs a year (`this may help`, `BY MAR`
+/// stay); an ordinal needs an end of phrase after it (`the 5th ICS`, `the 4th floor` stay).
 pub(crate) fn month_alone(text: &str, out: &mut Vec<Candidate>) {
     for c in month_alone_re().captures_iter(text) {
-        if let Some(g) = c.get(1) {
+        let Some(g) = c.get(1) else { continue };
+        let word = g.as_str();
+        let capitalized = word.starts_with(|c: char| c.is_uppercase())
+            && word[1..].chars().all(char::is_lowercase);
+        let with_year = c.get(2).is_some();
+        let ambiguous = matches!(
+            word.to_ascii_lowercase().as_str(),
+            "may" | "mar" | "march" | "dec"
+        );
+        if !(capitalized || with_year || !ambiguous) {
+            continue;
+        }
+        let end = c.get(2).map_or(g.end(), |y| y.end());
+        out.push(Candidate {
+            start: g.start(),
+            end,
+            category: Category::Date,
+            priority: 69,
+        });
+    }
+    for c in ordinal_day_re().captures_iter(text) {
+        let Some(g) = c.get(1) else { continue };
+        let rest = text[g.end()..].trim_start_matches(' ');
+        let ends_phrase = rest.is_empty()
+            || rest.starts_with(['.', ',', ';', ')', '"', '\n'])
+            || rest.to_ascii_lowercase().starts_with("of ")
+            || rest.to_ascii_lowercase().starts_with("at ");
+        if ends_phrase {
             out.push(Candidate {
                 start: g.start(),
                 end: g.end(),

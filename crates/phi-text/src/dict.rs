@@ -32,6 +32,7 @@ const US_CITIES: &str = include_str!("../data/us_cities.txt");
 const US_STATES: &str = include_str!("../data/us_states.txt");
 const COUNTRIES: &str = include_str!("../data/countries.txt");
 const NAME_WORDS: &str = include_str!("../data/name_words.txt");
+const CENSUS_GIVEN_NAMES: &str = include_str!("../data/census_given_names.txt");
 const ENGLISH: &str = include_str!("../data/english_words.txt");
 
 /// Function words, verbs and clinical vocabulary that are never a name or a place, even after a
@@ -92,7 +93,9 @@ faith fern ford foster gay glen grace grant hope hunter iris ivy jack jade jewel
 king lacy lance lane lily love marsh mark miles misty penny pearl rose ruby rusty sage \
 sharon sky star stormy summer sunny terry tom victor violet vita wendy willow wren \
 foley quinton hickman swan ganz asa brady tachy lue rue lle rle le ue nitro nph levo neo dopa \
-lima rima svg milrinone nipride ativan lopressor captopril psv simv imv iabp cmv prvc synch jesus christ god lord";
+lima rima svg milrinone nipride ativan lopressor captopril psv simv imv iabp cmv prvc synch jesus christ god lord \
+ami perla dia allegra adria quintin lasix cipro colace vanco levo flagyl zosyn tylenol motrin advil aleve \
+monday tuesday wednesday thursday friday saturday sunday";
 
 pub(crate) const STOP: u8 = 1;
 pub(crate) const CLINICAL_BIT: u8 = 2;
@@ -101,6 +104,7 @@ pub(crate) const FIRST: u8 = 8;
 pub(crate) const LAST: u8 = 16;
 pub(crate) const PLACE: u8 = 32;
 pub(crate) const ENGLISH_BIT: u8 = 64;
+
 
 /// Given names, surnames, places and stop lists, lowercase.
 pub(crate) struct Dictionaries {
@@ -137,7 +141,10 @@ fn lines(s: &'static str) -> impl Iterator<Item = &'static str> {
 impl Dictionaries {
     pub fn load(extra_stop: &[String]) -> Dictionaries {
         let lower = |s: &str| s.to_lowercase();
-        let first: HashSet<String> = lines(FIRST_NAMES).map(lower).collect();
+        let first: HashSet<String> = lines(FIRST_NAMES)
+            .map(lower)
+            .chain(lines(CENSUS_GIVEN_NAMES).map(String::from))
+            .collect();
         let last: HashSet<String> = lines(LAST_NAMES).map(lower).collect();
         let mut cities1 = HashSet::default();
         let mut cities_multi = HashSet::default();

@@ -567,6 +567,12 @@ impl<'a> Ctx<'a> {
         self.toks[i].f.stop || self.toks[i].f.clinical
     }
 
+    /// A stop word, or a clinical word that is in no name list.
+    fn blocked_unless_name(&self, i: usize) -> bool {
+        let f = self.toks[i].f;
+        f.stop || (f.clinical && !f.first && !f.last)
+    }
+
     fn plain_name(&self, i: usize) -> bool {
         let f = self.toks[i].f;
         (f.first || f.last) && !f.weak && !f.clinical && !f.stop
@@ -680,8 +686,13 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                 }
             }
         }
-        // Credential rule.
-        if i + 1 < len && cx.in_list(i + 1, CREDENTIALS) && cx.tight(i + 1) && !cx.blocked(i) {
+        // Credential rule. A name that is also a clinical word is a name here ("Carole Hayes,
+        // RN", "Jean Hudson, RN").
+        if i + 1 < len
+            && cx.in_list(i + 1, CREDENTIALS)
+            && cx.tight(i + 1)
+            && !cx.blocked_unless_name(i)
+        {
             let cred_upper = cx.toks[i + 1].upper || !cx.informative;
             let l = cx.lower(i);
             // An initial right before a credential needs its dot and no digit before it ("4L
@@ -704,7 +715,7 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                 cx.mark(i, Category::Name, 44, !cx.is_initial(i));
                 let mut j = i;
                 let mut steps = 0;
-                while j > 0 && steps < 2 && cx.spaced(j) && !cx.blocked(j - 1) {
+                while j > 0 && steps < 2 && cx.spaced(j) && !cx.blocked_unless_name(j - 1) {
                     let p = j - 1;
                     let ok = cx.is_initial(p)
                         || cx.dict.is_name(cx.lower(p))
@@ -729,6 +740,8 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
             let name_after_relation = k < len && {
                 let l = cx.lower(k);
                 let f = cx.toks[k].f;
+                // A capitalized name list word, even a clinical one ("Husband Rich").
+                (!f.stop && (f.first || f.last) && cx.cap(k) && cx.informative) ||
                 // A given name that is also a clinical word ("son Bill", "daughter Lou"), or a
                 // word that is neither English nor clinical ("dtr suzette").
                 (!f.stop
@@ -932,7 +945,7 @@ fn places(cx: &mut Ctx<'_>) {
             || l == "st"
             || l == "saint"
             || l.len() <= 5
-            || (i >= 1 && matches!(cx.lower(i - 1), "to" | "from")))
+            || (i >= 1 && matches!(cx.lower(i - 1), "to" | "from" | "on" | "at")))
         {
             continue;
         }
@@ -977,6 +990,14 @@ fn places(cx: &mut Ctx<'_>) {
                 );
                 j = p;
                 steps += 1;
+            }
+            // A facility word that is part of the name goes with it ("Harford Memorial",
+            // "Laurel Regional"); a generic one stays out ("Calvert Hospital").
+            if steps > 0
+                && FACILITY_NAME_WORDS.contains(&l.as_str())
+                && !matches!(l.as_str(), "hospital" | "hosp" | "medical" | "center")
+            {
+                cx.mark(i, Category::Location, 38, false);
             }
         }
         // Saint X.
@@ -1031,13 +1052,15 @@ fn places(cx: &mut Ctx<'_>) {
                 cx.mark(k, Category::Location, 38, false);
             }
         }
-        // Ward: "transfer to X 2".
+        // Ward: "transfer to X 2", "intubated on X 6".
         if i >= 2
-            && matches!(cx.lower(i - 1), "to" | "from")
+            && matches!(cx.lower(i - 1), "to" | "from" | "on" | "at")
             && cx.tight(i)
             && !cx.dict.is_english(&l)
         {
-            let verb = cx.in_list(i - 2, TRANSFER) || (i >= 3 && cx.in_list(i - 3, TRANSFER));
+            let to_from = matches!(cx.lower(i - 1), "to" | "from");
+            let verb =
+                to_from && (cx.in_list(i - 2, TRANSFER) || (i >= 3 && cx.in_list(i - 3, TRANSFER)));
             let rest = &cx.text[cx.toks[i].end..];
             let digits = rest
                 .strip_prefix(' ')
@@ -1051,8 +1074,17 @@ fn places(cx: &mut Ctx<'_>) {
                     && after != Some('.')
                     && !cx.dict.near_english(&l)
                     && !cx.toks[i].f.clinical);
+            // A transfer verb and an unknown word, without a number ("transferred to
+            // Quartermain.").
+            let unknown_ward = verb
+                && digits == 0
+                && l.len() >= 5
+                && !cx.dict.near_english(&l)
+                && !cx.toks[i].f.clinical
+                && !cx.toks[i].f.weak
+                && (cx.cap(i) || !cx.informative);
             if verb
-                && (1..=2).contains(&digits)
+                && ((1..=2).contains(&digits) || unknown_ward)
                 && !after.is_some_and(char::is_alphanumeric)
                 && !cx.blocked(i)
                 && !LOC_STOP.contains(&l.as_str())

@@ -366,3 +366,75 @@ fn clinical_abbreviations_are_not_names() {
         "Dr. [NAME] aware. [NAME] aware. Son [NAME] called. Transfer to [LOCATION] 2 when bed avail."
     );
 }
+
+/// Names that are also clinical words after a credential or a relation word, and given names
+/// from the Census lists (each was missed before).
+#[test]
+fn names_by_credentials_relations_and_census_lists() {
+    let s = scrubber();
+    let id = PatientIdentity::empty();
+    let tag = |t: &str| s.scrub(t, &id, &Replacement::tags()).text;
+    assert_eq!(
+        tag("Report given to Carole Hayes, RN at the bedside."),
+        "Report given to [NAME], RN at the bedside."
+    );
+    assert_eq!(
+        tag("Social: Husband Rich Martino in to visit, son here later."),
+        "Social: Husband [NAME] in to visit, son here later."
+    );
+    // A given name from the Census lists ("Krissy"), and clinical words that the Census
+    // lists hold as given names ("Ami", "Perla") stay.
+    assert_eq!(
+        tag("She was seen today and Krissy Cucchiara called the unit."),
+        "She was seen today and [NAME] called the unit."
+    );
+    assert_eq!(
+        tag("Admitted with an AMI on Sunday. Neuro: PERLA."),
+        "Admitted with an AMI on Sunday. Neuro: PERLA."
+    );
+}
+
+/// Partial dates in ranges and after words that merely end like ventilator settings, ordinal
+/// days and month names with a year, and what must stay.
+#[test]
+fn partial_dates_ranges_and_ordinals() {
+    let s = scrubber();
+    let id = PatientIdentity::empty();
+    let tag = |t: &str| s.scrub(t, &id, &Replacement::tags()).text;
+    assert_eq!(
+        tag("Monitor culture reports from 10/15-10/16. Cardiac arrest 9/11."),
+        "Monitor culture reports from [DATE]-[DATE]. Cardiac arrest [DATE]."
+    );
+    assert_eq!(
+        tag("Plan to wean for extubation 10/3. Wean down to 10/5 today."),
+        "Plan to wean for extubation [DATE]. Wean down to 10/5 today."
+    );
+    assert_eq!(
+        tag("Crackles 1/3-1/2 up. On CPAP/PS of 12/5 overnight."),
+        "Crackles 1/3-1/2 up. On CPAP/PS of 12/5 overnight."
+    );
+    assert_eq!(
+        tag("Cultures drawn on the 11th. Line in the 5th ICS."),
+        "Cultures drawn on the [DATE]. Line in the 5th ICS."
+    );
+    assert_eq!(
+        tag("in march of 2022 pt was admitted; this may help."),
+        "in [DATE] pt was admitted; this may help."
+    );
+}
+
+/// A facility word that is part of the name is covered with it; a ward after "on" is a place.
+#[test]
+fn facility_names_and_wards() {
+    let s = scrubber();
+    let id = PatientIdentity::empty();
+    let tag = |t: &str| s.scrub(t, &id, &Replacement::tags()).text;
+    assert_eq!(
+        tag("He works at Harford Memorial as an aide."),
+        "He works at [LOCATION] as an aide."
+    );
+    assert_eq!(
+        tag("PT. INTUBATED ON QUARTERMAIN 2 FOR ACUTE RESPIRATORY FAILURE."),
+        "PT. INTUBATED ON [LOCATION] 2 FOR ACUTE RESPIRATORY FAILURE."
+    );
+}
