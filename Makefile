@@ -30,8 +30,13 @@ run: build
 	echo
 	$(SALUS) --db $(DB) serve --listen $(LISTEN)
 
+## Python packages the tests drive Salus with (an MLLP client nobody here wrote), kept in target/.
+target/pydeps/.installed: tests/requirements.txt
+	python3 -m pip install --quiet --disable-pip-version-check --target target/pydeps -r tests/requirements.txt
+	@touch $@
+
 ## Every test, on SQLite; on PostgreSQL too when SALUS_TEST_POSTGRES_URL is set (.ci/run sets it).
-test: deps
+test: deps target/pydeps/.installed
 	$(CARGO) nextest run --workspace --no-fail-fast
 
 ## Release build, real data from ../shared/fixtures/external; results in target/bench/.

@@ -480,15 +480,18 @@ def ingest_benchmark(args, backend, data, out_dir, failures):
 
 
 class Server:
-    def __init__(self, salus, url, log_path, cwd, config=None):
+    def __init__(self, salus, url, log_path, cwd, config=None, extra_args=()):
         self.log_fh = open(log_path, "w")
         env = child_env()
         if config is not None:
             env["SALUS_CONFIG"] = config
-        self.proc = subprocess.Popen([salus, "--db", url, "serve", "--listen", "127.0.0.1:0"],
+        self.proc = subprocess.Popen([salus, "--db", url, "serve", "--listen", "127.0.0.1:0",
+                                      *extra_args],
                                      stdout=subprocess.PIPE, stderr=self.log_fh, env=env,
                                      cwd=cwd)
         self.base = None
+        # `--mllp` listeners report first: host:port.
+        self.mllp = None
         self.usage = None
         deadline = time.monotonic() + 60
         buf = b""
@@ -506,6 +509,9 @@ class Server:
             m = re.search(rb"salus listening on (http://127\.0\.0\.1:\d+)", buf)
             if m:
                 self.base = m.group(1).decode()
+            m = re.search(rb"salus listening on mllp://(127\.0\.0\.1:\d+)", buf)
+            if m:
+                self.mllp = m.group(1).decode()
         if self.base is None:
             self.stop()
             raise RuntimeError(f"salus serve did not print its listening line within 60 s "
@@ -985,6 +991,99 @@ def deid_benchmark(out_dir, salus, src):
     return doc
 
 
+# --------------------------------------------------------------------------- HL7 v2
+
+
+HL7V2_SAMPLES = os.path.join(REPO, "..", "shared", "fixtures", "external", "hl7v2",
+                             "microsoft-fhir-converter", "input")
+
+
+def hl7v2_benchmark(out_dir, salus, seconds=10, connections=8):
+    """HL7 v2 on the ADT and ORU samples of Microsoft's FHIR-Converter (real public messages of
+    about 6 KB and 17 resources each):
+
+    - parse + map on one core (taskset), `crates/hl7v2-fhir/examples/map_speed.rs` with MODE=map
+      (target 20,000 messages/s), and parse + map + serialise for reference;
+    - end to end over MLLP into a fresh SQLite database: `salus serve --mllp`, and
+      `crates/server/examples/mllp_load.rs` with 8 senders, each waiting for its ACK (sent after
+      commit) before the next message; every message's identifiers are made unique so that each
+      creates resources (target 3,000 messages/s).
+
+    Writes OUT/hl7v2.json and OUT/hl7v2.txt. Never fails the run."""
+    path = os.path.join(out_dir, "hl7v2.json")
+    targets = {"parse_map_messages_per_s": 20000, "mllp_messages_per_s": 3000}
+    env = dict(os.environ)
+    env.setdefault("CARGO_TARGET_DIR", os.path.join(REPO, "target"))
+    doc = {"targets": targets, "samples": os.path.relpath(HL7V2_SAMPLES, REPO)}
+    samples = sorted(f for f in os.listdir(HL7V2_SAMPLES)
+                     if f.endswith(".hl7") and (f.startswith("ADT") or "ORU" in f or f.startswith("LRI"))) \
+        if os.path.isdir(HL7V2_SAMPLES) else []
+    if not samples or not os.path.exists(salus):
+        doc.update(skipped=True, reason="the HL7 v2 samples or the release binary are absent")
+    else:
+        try:
+            for pkg, ex in (("salus-hl7v2-fhir", "map_speed"), ("salus-server", "mllp_load")):
+                subprocess.run(["cargo", "build", "--release", "-q", "-p", pkg, "--example", ex],
+                               cwd=REPO, env=env, check=True, timeout=1800)
+            examples = os.path.join(env["CARGO_TARGET_DIR"], "release", "examples")
+            pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+            doc["samples_count"] = len(samples)
+            for mode, key in (("map", "parse_map"), ("", "parse_map_serialise")):
+                out = subprocess.run(pin + [os.path.join(examples, "map_speed"), HL7V2_SAMPLES],
+                                     env=dict(env, MODE=mode), capture_output=True, text=True,
+                                     check=True, timeout=600).stdout
+                m = re.search(r"([\d.]+) messages/s, ([\d.]+) resources/s", out)
+                doc[f"{key}_messages_per_s"] = float(m.group(1))
+                doc[f"{key}_resources_per_s"] = float(m.group(2))
+            work = os.path.join(out_dir, "db", "hl7v2")
+            shutil.rmtree(work, ignore_errors=True)
+            os.makedirs(work)
+            db_url = "sqlite://" + os.path.join(work, "hl7v2.db")
+            subprocess.run([salus, "--db", db_url, "migrate"], env=child_env(), check=True,
+                           capture_output=True, timeout=120)
+            server = Server(salus, db_url, os.path.join(out_dir, "logs", "hl7v2-serve.log"), work,
+                            extra_args=("--mllp", "127.0.0.1:0"))
+            try:
+                load = subprocess.run([os.path.join(examples, "mllp_load"), server.mllp,
+                                       str(connections), str(seconds)]
+                                      + [os.path.join(HL7V2_SAMPLES, f) for f in samples],
+                                      capture_output=True, text=True, check=True,
+                                      timeout=seconds + 120).stdout
+                doc["mllp"] = json.loads(load)
+            finally:
+                server.stop()
+            doc["mllp_messages_per_s"] = doc["mllp"]["messages_per_s"]
+            doc["pass"] = {
+                "parse_map_messages_per_s": doc["parse_map_messages_per_s"] >= targets["parse_map_messages_per_s"],
+                "mllp_messages_per_s": doc["mllp_messages_per_s"] >= targets["mllp_messages_per_s"]
+                and set(doc["mllp"]["ack_codes"]) == {"AA"},
+            }
+        except (subprocess.SubprocessError, OSError, ValueError, RuntimeError, AttributeError) as e:
+            doc.update(skipped=True, reason=f"the HL7 v2 benchmark did not run: {e}")
+    write_json(path, doc)
+    if doc.get("skipped"):
+        table = f"HL7 v2: skipped ({doc['reason']})"
+    else:
+        mllp = doc["mllp"]
+        rows = [
+            ("parse+map, one core (msg/s)", f"{doc['parse_map_messages_per_s']:.0f}", ">= 20000",
+             "ok" if doc["pass"]["parse_map_messages_per_s"] else "MISS"),
+            ("  resources/s", f"{doc['parse_map_resources_per_s']:.0f}", "", ""),
+            ("parse+map+serialise (msg/s)", f"{doc['parse_map_serialise_messages_per_s']:.0f}", "", ""),
+            (f"MLLP, {mllp['connections']} senders, SQLite (msg/s)", f"{mllp['messages_per_s']:.0f}",
+             ">= 3000", "ok" if doc["pass"]["mllp_messages_per_s"] else "MISS"),
+            ("  ACK latency p50 / p99 (ms)", f"{mllp['ack_latency_ms']['p50']:.1f} / "
+             f"{mllp['ack_latency_ms']['p99']:.1f}", "", ""),
+            ("  ACK codes", ", ".join(f"{k} {v}" for k, v in mllp["ack_codes"].items()), "", ""),
+        ]
+        table = (f"HL7 v2 ({doc['samples_count']} ADT/ORU samples of Microsoft's FHIR-Converter)\n"
+                 + "\n".join(f"  {a:<36} {b:>14} {c:>10} {d}" for a, b, c, d in rows))
+    with open(os.path.join(out_dir, "hl7v2.txt"), "w") as fh:
+        fh.write(table + "\n")
+    print(table)
+    return doc
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--salus", default=os.path.join(REPO, "target", "release", "salus"))
@@ -1001,6 +1100,7 @@ def main():
     p.add_argument("--no-reads", action="store_true", help="ingest benchmark only")
     p.add_argument("--strict", action="store_true", help="exit 3 when a figure misses its target")
     p.add_argument("--context-only", action="store_true", help="only the $llm-context benchmark")
+    p.add_argument("--hl7v2-only", action="store_true", help="only the HL7 v2 benchmark")
     args = p.parse_args()
     if args.copies < 1 or args.repeats < 1 or args.duration < 1:
         p.error("--copies, --repeats and --duration must be at least 1")
@@ -1026,9 +1126,13 @@ def main():
     if args.context_only:
         context_benchmark(out_dir, args.salus, os.path.abspath(args.fixtures))
         return 0
+    if args.hl7v2_only:
+        hl7v2_benchmark(out_dir, args.salus)
+        return 0
     phi_text_benchmark(out_dir)
     deid_benchmark(out_dir, os.path.abspath(args.salus), os.path.abspath(args.fixtures))
     context_benchmark(out_dir, args.salus, os.path.abspath(args.fixtures))
+    hl7v2_benchmark(out_dir, args.salus)
 
     src = os.path.abspath(args.fixtures)
     if not os.path.isdir(src) or not source_files(src):

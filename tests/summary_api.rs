@@ -343,6 +343,7 @@ fn stored_resources_are_relabelled_when_the_value_sets_change() {
                     resource: prepared,
                     source: None,
                     if_match: None,
+                    create_only: false,
                 }],
                 1,
             )

@@ -120,6 +120,8 @@ pub fn scratch_dir() -> tempfile::TempDir {
 /// A `salus serve` process on an ephemeral port, stopped when dropped.
 pub struct Server {
     pub base: String,
+    /// `host:port` of the MLLP listener, when started with `--mllp`.
+    pub mllp: Option<String>,
     child: Child,
 }
 
@@ -156,17 +158,32 @@ impl Server {
             }
         }
         let mut child = command.spawn().expect("spawn salus serve");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let addr = line
-            .trim()
-            .strip_prefix("salus listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line from salus serve: {line:?}"))
-            .to_owned();
-        Server { base: addr, child }
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut mllp = None;
+        // The MLLP listener (when asked for) reports first, then HTTP.
+        let addr = loop {
+            let mut line = String::new();
+            stdout
+                .read_line(&mut line)
+                .expect("read the listening line");
+            let addr = line
+                .trim()
+                .strip_prefix("salus listening on ")
+                .unwrap_or_else(|| panic!("unexpected line from salus serve: {line:?}"))
+                .to_owned();
+            match addr
+                .strip_prefix("mllp://")
+                .or_else(|| addr.strip_prefix("mllp+tls://"))
+            {
+                Some(hostport) => mllp = Some(hostport.to_owned()),
+                None => break addr,
+            }
+        };
+        Server {
+            base: addr,
+            mllp,
+            child,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

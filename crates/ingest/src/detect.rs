@@ -84,9 +84,13 @@ pub fn detect(head: &[u8]) -> Format {
             }
         }
         b'<' => Format::Ccda,
-        _ if start.starts_with(b"MSH|")
-            || start.starts_with(b"FHS|")
-            || start.starts_with(b"BHS|") =>
+        // MLLP's start byte, or a header segment with any field separator (MSH-1 says which).
+        0x0b => Format::Hl7v2,
+        _ if start.len() > 3
+            && (start.starts_with(b"MSH")
+                || start.starts_with(b"FHS")
+                || start.starts_with(b"BHS"))
+            && start[3].is_ascii_punctuation() =>
         {
             Format::Hl7v2
         }
@@ -123,6 +127,9 @@ mod tests {
         assert_eq!(detect(b"  \n "), Format::Empty);
         assert_eq!(detect(b""), Format::Empty);
         assert_eq!(detect(b"MSH|^~\\&|"), Format::Hl7v2);
+        assert_eq!(detect(b"\xEF\xBB\xBFMSH#!~$&#"), Format::Hl7v2);
+        assert_eq!(detect(b"\x0bMSH|^~\\&|"), Format::Hl7v2);
+        assert_eq!(detect(b"MSHX"), Format::Unknown);
         assert_eq!(detect(b"<?xml version"), Format::Ccda);
         assert_eq!(detect(b"\x00\x01garbage"), Format::Unknown);
         // A truncated first line followed by good lines is still NDJSON.

@@ -6,6 +6,7 @@
 
 pub mod bundle;
 pub mod detect;
+pub mod hl7v2;
 pub mod ndjson;
 pub mod report;
 pub mod sink;
@@ -18,7 +19,7 @@ use salus_fhir::{Issue, IssueCode};
 
 pub use detect::Format;
 pub use report::{Counts, IngestReport, Notice, Rejection, WriteOutcome};
-pub use sink::{Sink, SinkError};
+pub use sink::{PatientMerge, Sink, SinkError};
 
 /// Limits that keep memory bounded whatever the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +85,13 @@ pub fn read_stream(
         ),
         Format::Ndjson | Format::Auto => ndjson::read(reader, file, limits, sink),
         Format::Bundle => bundle::read_document(reader, file, limits, sink),
+        Format::Hl7v2 => hl7v2::read(
+            reader,
+            file,
+            limits,
+            &salus_hl7v2_fhir::MapOptions::default(),
+            sink,
+        ),
         Format::Unknown => reject_file(
             sink,
             IssueCode::NotSupported,

@@ -38,6 +38,15 @@ impl fmt::Display for SinkError {
 
 impl std::error::Error for SinkError {}
 
+/// A patient merge (HL7 v2 ADT^A40): the retired patient's resources move to the survivor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientMerge {
+    /// The id of the Patient that remains.
+    pub survivor: String,
+    /// The id of the Patient merged into it.
+    pub retired: String,
+}
+
 /// Receives what a reader found, in input order.
 pub trait Sink {
     /// A valid resource, with where it came from (`file`, `position`).
@@ -48,6 +57,17 @@ pub trait Sink {
         position: &str,
     ) -> Result<(), SinkError>;
 
+    /// A valid resource to store only if none with its type and id exists yet (an existing one
+    /// is left as it is). Sinks without stored state take it as [`Sink::resource`].
+    fn resource_if_absent(
+        &mut self,
+        resource: PreparedResource,
+        file: &str,
+        position: &str,
+    ) -> Result<(), SinkError> {
+        self.resource(resource, file, position)
+    }
+
     /// A record that could not be turned into a valid resource.
     fn rejected(&mut self, rejection: Rejection) -> Result<(), SinkError>;
 
@@ -55,6 +75,21 @@ pub trait Sink {
     fn notice(&mut self, _notice: Notice) -> Result<(), SinkError> {
         Ok(())
     }
+
+    /// The resources and merges pushed from here to [`Sink::end_unit`] belong together (one
+    /// HL7 v2 message): a sink that writes in batches commits them in one transaction.
+    fn begin_unit(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    /// The end of a unit begun with [`Sink::begin_unit`].
+    fn end_unit(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    /// Merge two patients, after the resources pushed before it (a destination without
+    /// patients of its own, such as a de-identified export, has nothing to move).
+    fn merge(&mut self, merge: PatientMerge, file: &str, position: &str) -> Result<(), SinkError>;
 }
 
 /// A sink that keeps everything in memory: for tests and for small, database-free work.
@@ -63,6 +98,7 @@ pub struct VecSink {
     pub resources: Vec<(PreparedResource, String)>,
     pub rejected: Vec<Rejection>,
     pub notices: Vec<Notice>,
+    pub merges: Vec<PatientMerge>,
 }
 
 impl Sink for VecSink {
@@ -83,6 +119,16 @@ impl Sink for VecSink {
 
     fn notice(&mut self, notice: Notice) -> Result<(), SinkError> {
         self.notices.push(notice);
+        Ok(())
+    }
+
+    fn merge(
+        &mut self,
+        merge: PatientMerge,
+        _file: &str,
+        _position: &str,
+    ) -> Result<(), SinkError> {
+        self.merges.push(merge);
         Ok(())
     }
 }

@@ -105,7 +105,6 @@ pub(crate) const LAST: u8 = 16;
 pub(crate) const PLACE: u8 = 32;
 pub(crate) const ENGLISH_BIT: u8 = 64;
 
-
 /// Given names, surnames, places and stop lists, lowercase.
 pub(crate) struct Dictionaries {
     pub first: HashSet<String>,

@@ -29,6 +29,34 @@ pub struct Config {
     pub export: ExportSection,
     #[serde(default)]
     pub context: ContextSection,
+    #[serde(default)]
+    pub mllp: MllpSection,
+}
+
+/// The HL7 v2 MLLP listener (`salus serve --mllp ADDR`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MllpSection {
+    /// The largest message accepted; a larger one is answered `AR` and not kept.
+    pub max_frame_bytes: usize,
+    /// Seconds a connection may stay silent before it is closed.
+    pub idle_timeout_secs: u64,
+    pub max_connections: usize,
+    /// The assigning authority of patient identifiers whose PID-3.4 is empty (default: the
+    /// sending facility, MSH-4).
+    pub default_assigning_authority: Option<String>,
+}
+
+impl Default for MllpSection {
+    fn default() -> Self {
+        let d = salus_server::mllp::MllpConfig::default();
+        MllpSection {
+            max_frame_bytes: d.max_frame_bytes,
+            idle_timeout_secs: d.idle_timeout.as_secs(),
+            max_connections: d.max_connections,
+            default_assigning_authority: None,
+        }
+    }
 }
 
 /// Patient summaries for LLM prompts (`$llm-context`, `$summary`, `salus summary`).
@@ -301,6 +329,15 @@ impl Config {
         if self.server.request_timeout_secs == 0 {
             problems.push("server.request_timeout_secs must be at least 1");
         }
+        if self.mllp.max_frame_bytes < 1024 {
+            problems.push("mllp.max_frame_bytes must be at least 1024");
+        }
+        if self.mllp.idle_timeout_secs == 0 {
+            problems.push("mllp.idle_timeout_secs must be at least 1");
+        }
+        if self.mllp.max_connections == 0 {
+            problems.push("mllp.max_connections must be at least 1");
+        }
         let context_problem = self.context.settings().err().map(|e| e.to_string());
         if let Some(problem) = &context_problem {
             problems.push(problem);
@@ -335,6 +372,21 @@ impl Config {
                 || PathBuf::from("salus-exports"),
                 |parent| parent.join("salus-exports"),
             )
+    }
+
+    pub fn mllp(&self, listen: String) -> salus_server::mllp::MllpConfig {
+        let d = salus_server::mllp::MllpConfig::default();
+        salus_server::mllp::MllpConfig {
+            listen,
+            max_frame_bytes: self.mllp.max_frame_bytes,
+            idle_timeout: Duration::from_secs(self.mllp.idle_timeout_secs),
+            max_connections: self.mllp.max_connections,
+            map: salus_hl7v2_fhir::MapOptions {
+                default_assigning_authority: self.mllp.default_assigning_authority.clone(),
+                ..d.map
+            },
+            ..d
+        }
     }
 
     pub fn server(&self, listen: Option<String>, db: &str) -> salus_server::ServerConfig {

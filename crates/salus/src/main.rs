@@ -164,9 +164,6 @@ fn run(cli: Cli) -> Result<u8> {
             tls_cert,
             tls_key,
         } => {
-            if mllp.is_some() {
-                anyhow::bail!("--mllp: the HL7 v2 MLLP listener is not part of this version yet");
-            }
             // Checked before the database is opened: with a certificate that clients would
             // reject, the server does not start at all. (clap makes the two flags go together.)
             let tls = match (tls_cert, tls_key) {
@@ -178,6 +175,9 @@ fn run(cli: Cli) -> Result<u8> {
             let scheme = if tls.is_some() { "https" } else { "http" };
             let store = open_labelled()?;
             let server_config = config.server(listen, &db);
+            if let Some(addr) = mllp {
+                start_mllp(&store, config.mllp(addr), tls.clone())?;
+            }
             actix_web::rt::System::new()
                 .block_on(salus_server::serve_with_tls(
                     store,
@@ -193,6 +193,61 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::DevCert(args) => dev_cert::run(args),
+    }
+}
+
+/// Start the MLLP listener on threads of its own (a small tokio runtime and the writer), and
+/// return once it is bound or has failed to bind.
+fn start_mllp(
+    store: &salus_store::Store,
+    mllp: salus_server::mllp::MllpConfig,
+    tls: Option<rustls::ServerConfig>,
+) -> Result<()> {
+    let scheme = if tls.is_some() { "mllp+tls" } else { "mllp" };
+    // MLLP carries no HTTP: the HTTPS configuration's ALPN names do not apply.
+    let tls = tls.map(|mut t| {
+        t.alpn_protocols.clear();
+        std::sync::Arc::new(t)
+    });
+    let store = store.clone();
+    let listen = mllp.listen.clone();
+    let (bound, bound_rx) = std::sync::mpsc::channel::<std::io::Result<std::net::SocketAddr>>();
+    std::thread::Builder::new()
+        .name("salus-mllp".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("salus-mllp-worker")
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = bound.send(Err(e));
+                    return;
+                }
+            };
+            let report = bound.clone();
+            let served = runtime.block_on(salus_server::mllp::serve_mllp(
+                store,
+                mllp,
+                tls,
+                now_micros,
+                move |addr| {
+                    let _ = report.send(Ok(addr));
+                },
+            ));
+            if let Err(e) = served {
+                let _ = bound.send(Err(e));
+            }
+        })?;
+    match bound_rx.recv() {
+        Ok(Ok(addr)) => {
+            println!("salus listening on {scheme}://{addr}");
+            Ok(())
+        }
+        Ok(Err(e)) => Err(anyhow::anyhow!(e)).with_context(|| format!("--mllp {listen}")),
+        Err(_) => anyhow::bail!("--mllp {listen}: the listener stopped before it was bound"),
     }
 }
 

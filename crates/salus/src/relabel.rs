@@ -69,6 +69,7 @@ fn relabel(store: &Store, labeller: &Labeller) -> Result<u64> {
                     resource: prepared,
                     source: Some(source.clone()),
                     if_match: None,
+                    create_only: false,
                 });
             }
             // Stored resources passed validation once; one that no longer does is left

@@ -464,6 +464,7 @@ async fn create(
             resource: prepared,
             source: Some("HTTP POST".into()),
             if_match: Some(0),
+            create_only: false,
         },
     )
     .await?;
@@ -517,6 +518,7 @@ async fn update(
             resource: prepared,
             source: Some("HTTP PUT".into()),
             if_match: if_match(&req)?,
+            create_only: false,
         },
     )
     .await?;
@@ -801,6 +803,7 @@ async fn transaction(
             resource: prepared,
             source: Some("HTTP transaction".into()),
             if_match: plan.if_match,
+            create_only: false,
         });
     }
     let store = state.store.clone();
@@ -840,7 +843,7 @@ async fn batch(
                 }
             }
             let prepared = prepare(plan.resource).map_err(|issues| entry_error(i, StatusCode::BAD_REQUEST, issues))?;
-            let w = write_one(&state, WriteRequest { resource: prepared, source: Some("HTTP batch".into()), if_match: plan.if_match }).await?;
+            let w = write_one(&state, WriteRequest { resource: prepared, source: Some("HTTP batch".into()), if_match: plan.if_match, create_only: false }).await?;
             Ok::<_, ApiError>(response_entry(&base, &w, status_text(&plan.method, w.outcome)))
         }
         .await;

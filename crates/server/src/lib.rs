@@ -15,6 +15,7 @@ mod export;
 mod fhir;
 mod ingest;
 mod metrics;
+pub mod mllp;
 pub mod policies;
 mod smart;
 pub mod summary;

@@ -12,6 +12,7 @@
 mod body_cache;
 mod conn;
 mod deid;
+mod merge;
 mod pg_copy;
 mod pg_schema;
 mod read;
@@ -58,6 +59,9 @@ pub enum StoreError {
     Query(#[from] diesel::result::Error),
     #[error("database connection pool: {0}")]
     Pool(String),
+    /// A patient merge that cannot be applied (names resources by type and id only).
+    #[error("merging patients: {0}")]
+    Merge(String),
     #[error(transparent)]
     Write(#[from] WriteError),
     /// The database breaks an invariant of the store (a bug or a hand edit).

@@ -9,7 +9,7 @@ use std::sync::mpsc::{sync_channel, SyncSender};
 use std::thread::JoinHandle;
 
 use salus_fhir::PreparedResource;
-use salus_ingest::{IngestReport, Notice, Rejection, Sink, SinkError};
+use salus_ingest::{IngestReport, Notice, PatientMerge, Rejection, Sink, SinkError};
 
 use crate::write::WriteRequest;
 use crate::Store;
@@ -22,15 +22,25 @@ pub type Clock = fn() -> i64;
 
 type WriterResult = Result<IngestReport, String>;
 
+/// What the writer thread commits in one transaction: resources, then the merges they carry.
+struct Job {
+    requests: Vec<WriteRequest>,
+    merges: Vec<PatientMerge>,
+}
+
 /// Writes what readers push, `batch_size` resources per transaction, and keeps the report.
 ///
 /// A batch is all-or-nothing: a crash leaves no half-written batch, and a re-run finds the
 /// committed batches `unchanged`. Call [`StoreSink::finish`] to write the last batch and collect
-/// the report; dropping the sink without it abandons the buffered batch.
+/// the report; dropping the sink without it abandons the buffered batch. A unit (one HL7 v2
+/// message, see [`Sink::begin_unit`]) is never split across batches, and its merges commit with
+/// its resources.
 pub struct StoreSink {
     batch: Vec<WriteRequest>,
+    merges: Vec<PatientMerge>,
+    in_unit: bool,
     batch_size: usize,
-    sender: Option<SyncSender<Vec<WriteRequest>>>,
+    sender: Option<SyncSender<Job>>,
     writer: Option<JoinHandle<WriterResult>>,
     /// Rejections and notices (the writer thread counts the resources).
     report: IngestReport,
@@ -41,19 +51,21 @@ pub struct StoreSink {
 
 impl StoreSink {
     pub fn new(store: &Store, batch_size: usize, clock: Clock) -> Self {
-        let (sender, receiver) = sync_channel::<Vec<WriteRequest>>(2);
+        let (sender, receiver) = sync_channel::<Job>(2);
         let store = store.clone();
         let writer = std::thread::Builder::new()
             .name("salus-ingest-writer".into())
             .spawn(move || {
                 let mut report = IngestReport::default();
                 let mut written_rows = 0usize;
-                for batch in receiver {
-                    let n = batch.len();
-                    let written = store.write_batch(batch, clock(), false).map_err(|e| {
-                        format!("writing a batch of {n} resources failed (nothing of that batch was kept): {e}")
-                    })?;
-                    for w in &written {
+                for Job { requests, merges } in receiver {
+                    let n = requests.len();
+                    let (written, moved) = store
+                        .write_with_merges(requests, &merges, clock(), false)
+                        .map_err(|e| {
+                            format!("writing a batch of {n} resources failed (nothing of that batch was kept): {e}")
+                        })?;
+                    for w in written.iter().chain(&moved) {
                         report.count(&w.resource_type, w.outcome);
                         written_rows += usize::from(w.outcome != salus_ingest::WriteOutcome::Unchanged);
                     }
@@ -68,6 +80,8 @@ impl StoreSink {
             .expect("spawn the ingest writer thread");
         StoreSink {
             batch: Vec::with_capacity(batch_size),
+            merges: Vec::new(),
+            in_unit: false,
             batch_size: batch_size.max(1),
             sender: Some(sender),
             writer: Some(writer),
@@ -78,12 +92,16 @@ impl StoreSink {
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
-        if self.batch.is_empty() {
+        if self.batch.is_empty() && self.merges.is_empty() {
             return Ok(());
         }
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.batch_size));
-        let n = batch.len() as u64;
-        let sent = self.sender.as_ref().map(|s| s.send(batch));
+        let requests = std::mem::replace(&mut self.batch, Vec::with_capacity(self.batch_size));
+        let merges = std::mem::take(&mut self.merges);
+        let n = requests.len() as u64;
+        let sent = self
+            .sender
+            .as_ref()
+            .map(|s| s.send(Job { requests, merges }));
         if !matches!(sent, Some(Ok(()))) {
             // The writer stopped: its error says why.
             return Err(self
@@ -110,6 +128,25 @@ impl StoreSink {
         }
     }
 
+    fn push(
+        &mut self,
+        resource: PreparedResource,
+        file: &str,
+        position: &str,
+        create_only: bool,
+    ) -> Result<(), SinkError> {
+        self.batch.push(WriteRequest {
+            resource,
+            source: Some(format!("{file} {position}")),
+            if_match: None,
+            create_only,
+        });
+        if self.batch.len() >= self.batch_size && !self.in_unit {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
     /// Write what is buffered, wait for the writer and hand back the report.
     pub fn finish(mut self) -> Result<IngestReport, SinkError> {
         self.flush()?;
@@ -127,14 +164,38 @@ impl Sink for StoreSink {
         file: &str,
         position: &str,
     ) -> Result<(), SinkError> {
-        self.batch.push(WriteRequest {
-            resource,
-            source: Some(format!("{file} {position}")),
-            if_match: None,
-        });
+        self.push(resource, file, position, false)
+    }
+
+    fn resource_if_absent(
+        &mut self,
+        resource: PreparedResource,
+        file: &str,
+        position: &str,
+    ) -> Result<(), SinkError> {
+        self.push(resource, file, position, true)
+    }
+
+    fn begin_unit(&mut self) -> Result<(), SinkError> {
+        self.in_unit = true;
+        Ok(())
+    }
+
+    fn end_unit(&mut self) -> Result<(), SinkError> {
+        self.in_unit = false;
         if self.batch.len() >= self.batch_size {
             self.flush()?;
         }
+        Ok(())
+    }
+
+    fn merge(
+        &mut self,
+        merge: PatientMerge,
+        _file: &str,
+        _position: &str,
+    ) -> Result<(), SinkError> {
+        self.merges.push(merge);
         Ok(())
     }
 

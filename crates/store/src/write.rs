@@ -21,6 +21,10 @@ pub struct WriteRequest {
     /// Write only if the current version is this one (HTTP `If-Match`); `Some(0)` means "only
     /// if the resource does not exist yet".
     pub if_match: Option<i64>,
+    /// Write only if the resource does not exist yet; an existing one is left as it is and
+    /// reported `unchanged` (an HL7 v2 result's PID must not overwrite what the admission feed
+    /// said about the patient).
+    pub create_only: bool,
 }
 
 /// What was written.
@@ -133,7 +137,7 @@ pub(crate) fn write_in(
             }
         }
         let (version_id, outcome) = match &existing {
-            Some((version, old_hash)) if *old_hash == hash => {
+            Some((version, old_hash)) if *old_hash == hash || request.create_only => {
                 written.push(Written {
                     resource_type: r.resource_type.clone(),
                     id: r.id.clone(),

@@ -14,6 +14,7 @@ fn request(v: Value) -> WriteRequest {
         resource: prepare(v).expect("valid test resource"),
         source: Some("test".into()),
         if_match: None,
+        create_only: false,
     }
 }
 

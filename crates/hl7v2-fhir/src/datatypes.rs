@@ -1,0 +1,627 @@
+//! v2 data types → FHIR data types: CWE → CodeableConcept, CX/EI → Identifier, XPN →
+//! HumanName, XAD → Address, XTN → ContactPoint, XCN/CNN → Practitioner reference, PL →
+//! Location reference, NM → decimal, NM + CWE unit → Quantity. (TS is in [`crate::ts`].)
+
+use salus_hl7v2::{Rep, Segment};
+use serde_json::{Map, Number, Value};
+
+use crate::tables;
+use crate::v2::RepExt;
+use crate::{ids, put, put_opt, Ctx};
+
+/// `Coding`, or `None` without a code.
+pub fn coding(system: Option<&str>, code: &str, display: &str) -> Option<Value> {
+    if code.is_empty() {
+        return None;
+    }
+    let mut c = Map::new();
+    put_opt(&mut c, "system", system);
+    c.insert("code".into(), Value::String(code.into()));
+    put(&mut c, "display", display);
+    Some(Value::Object(c))
+}
+
+/// The FHIR system for a v2 coding-system name (table 0396); a name FHIR has no URI for is
+/// kept as `urn:hl7v2:codesystem:<name>` so the code keeps its meaning.
+pub fn system_for(name: &str, default: Option<&str>) -> Option<String> {
+    if name.is_empty() {
+        return default.map(str::to_string);
+    }
+    Some(
+        tables::coding_system(name)
+            .unwrap_or_else(|| format!("urn:hl7v2:codesystem:{}", ids::uri_encode(name))),
+    )
+}
+
+/// CWE/CE/CNE (components: 1 code, 2 text, 3 system, 4-6 alternate, 9 original text) →
+/// CodeableConcept. `default_system` applies when CWE-3 is empty and the field has a table.
+pub fn cwe(rep: &Rep<'_>, default_system: Option<&str>) -> Option<Value> {
+    let code = rep.c(1);
+    let text = rep.c(2);
+    let mut codings = Vec::new();
+    let system = system_for(&rep.c(3), default_system);
+    codings.extend(coding(system.as_deref(), &code, &text));
+    let alt_code = rep.c(4);
+    if !alt_code.is_empty() {
+        let alt_system = system_for(&rep.c(6), None);
+        codings.extend(coding(alt_system.as_deref(), &alt_code, &rep.c(5)));
+    }
+    let original = rep.c(9);
+    let text = if original.is_empty() { text } else { original };
+    if codings.is_empty() && text.is_empty() {
+        return None;
+    }
+    let mut cc = Map::new();
+    put(&mut cc, "coding", codings);
+    put(&mut cc, "text", text.as_ref());
+    Some(Value::Object(cc))
+}
+
+/// A CodeableConcept with one coding and no text.
+pub fn concept(system: &str, code: &str, display: &str) -> Value {
+    jv!({ "coding": [coding(Some(system), code, display)] })
+}
+
+/// A v2 code from a table, as a CodeableConcept in that table's FHIR code system.
+pub fn table_concept(table: &str, code: &str, display: &str) -> Option<Value> {
+    if code.is_empty() {
+        return None;
+    }
+    Some(concept(&tables::v2_table_system(table), code, display))
+}
+
+/// `Identifier.system` for an assigning authority (HD namespace, universal id, universal id
+/// type): configured system, else `urn:oid:` / `urn:uuid:` / the URI itself, else
+/// `urn:hl7v2:authority:<namespace>`.
+pub fn authority_system(
+    ctx: &Ctx<'_>,
+    namespace: &str,
+    universal: &str,
+    kind: &str,
+) -> Option<String> {
+    for key in [namespace, universal] {
+        if !key.is_empty() {
+            if let Some(system) = ctx.options.authority_systems.get(key) {
+                return Some(system.clone());
+            }
+        }
+    }
+    if !universal.is_empty() {
+        match kind.to_ascii_uppercase().as_str() {
+            "ISO" if universal.bytes().all(|b| b.is_ascii_digit() || b == b'.') => {
+                return Some(format!("urn:oid:{universal}"))
+            }
+            "UUID" => return Some(format!("urn:uuid:{}", universal.to_ascii_lowercase())),
+            "URI" | "URL" if universal.contains(':') => return Some(universal.to_string()),
+            _ => {}
+        }
+    }
+    let name = if namespace.is_empty() {
+        universal
+    } else {
+        namespace
+    };
+    (!name.is_empty()).then(|| format!("urn:hl7v2:authority:{}", ids::uri_encode(name)))
+}
+
+/// The authority of an HD-typed component: namespace, else universal id.
+pub fn authority_name(rep: &Rep<'_>, component: usize) -> String {
+    let ns = rep.s(component, 1);
+    if ns.is_empty() {
+        rep.s(component, 2).into_owned()
+    } else {
+        ns.into_owned()
+    }
+}
+
+/// CX (1 id, 4 assigning authority, 5 type, 7/8 validity) → Identifier. `fallback` is the
+/// authority to assume when CX-4 is empty (patient identifiers: the options' default or MSH-4).
+pub fn cx(
+    ctx: &mut Ctx<'_>,
+    seg: &Segment<'_>,
+    field: usize,
+    rep: &Rep<'_>,
+    fallback: Option<&str>,
+) -> Option<Value> {
+    let value = rep.c(1);
+    if value.is_empty() {
+        return None;
+    }
+    let (ns, uid, kind) = (rep.s(4, 1), rep.s(4, 2), rep.s(4, 3));
+    let type_code = rep.c(5).to_ascii_uppercase();
+    let configured = [ns.as_ref(), uid.as_ref()]
+        .iter()
+        .find_map(|k| ctx.options.authority_systems.get(*k).cloned());
+    let system = configured
+        .or_else(|| match type_code.as_str() {
+            "SS" => Some(tables::US_SSN.to_string()),
+            "NPI" => Some(tables::US_NPI.to_string()),
+            _ => None,
+        })
+        .or_else(|| authority_system(ctx, &ns, &uid, &kind))
+        .or_else(|| fallback.and_then(|a| authority_system(ctx, a, "", "")));
+    let mut id = Map::new();
+    if !type_code.is_empty() {
+        let display = tables::identifier_type_display(&type_code).unwrap_or("");
+        id.insert(
+            "type".into(),
+            concept(&tables::v2_table_system("0203"), &type_code, display),
+        );
+    }
+    put_opt(&mut id, "system", system);
+    id.insert("value".into(), Value::String(value.into_owned()));
+    let start = rep.c(7);
+    let end = rep.c(8);
+    let mut period = Map::new();
+    put_opt(&mut period, "start", ctx.date_time(seg, field, &start));
+    put_opt(&mut period, "end", ctx.date_time(seg, field, &end));
+    put(&mut id, "period", period);
+    let assigner = if ns.is_empty() { uid } else { ns };
+    if !assigner.is_empty() {
+        id.insert("assigner".into(), jv!({ "display": assigner }));
+    }
+    Some(Value::Object(id))
+}
+
+/// EI (1 id, 2 namespace, 3 universal id, 4 type) as (value, authority).
+pub fn ei(rep: &Rep<'_>, component: Option<usize>) -> (String, String, String, String) {
+    match component {
+        // EI inside a component (EIP, OBR-29...): subcomponents.
+        Some(c) => (
+            rep.s(c, 1).into_owned(),
+            rep.s(c, 2).into_owned(),
+            rep.s(c, 3).into_owned(),
+            rep.s(c, 4).into_owned(),
+        ),
+        None => (
+            rep.c(1).into_owned(),
+            rep.c(2).into_owned(),
+            rep.c(3).into_owned(),
+            rep.c(4).into_owned(),
+        ),
+    }
+}
+
+/// EI → Identifier with an optional v2-0203 type (PLAC, FILL).
+pub fn ei_identifier(
+    ctx: &Ctx<'_>,
+    (value, ns, uid, kind): &(String, String, String, String),
+    type_code: Option<&str>,
+) -> Option<Value> {
+    if value.is_empty() {
+        return None;
+    }
+    let mut id = Map::new();
+    if let Some(t) = type_code {
+        id.insert(
+            "type".into(),
+            concept(
+                &tables::v2_table_system("0203"),
+                t,
+                tables::identifier_type_display(t).unwrap_or(""),
+            ),
+        );
+    }
+    put_opt(&mut id, "system", authority_system(ctx, ns, uid, kind));
+    id.insert("value".into(), Value::String(value.clone()));
+    Some(Value::Object(id))
+}
+
+/// XPN (1 family, 2 given, 3 further given, 4 suffix, 5 prefix, 6 degree, 7 name type) →
+/// HumanName.
+pub fn xpn(rep: &Rep<'_>) -> Option<Value> {
+    human_name(
+        &rep.s(1, 1),
+        &[&rep.c(2), &rep.c(3)],
+        &[&rep.c(5)],
+        &[&rep.c(4), &rep.c(6)],
+        tables::name_use(&rep.c(7)),
+    )
+}
+
+fn human_name(
+    family: &str,
+    given: &[&str],
+    prefix: &[&str],
+    suffix: &[&str],
+    name_use: Option<&str>,
+) -> Option<Value> {
+    let list = |parts: &[&str]| -> Vec<Value> {
+        parts
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(|p| Value::String(p.to_string()))
+            .collect()
+    };
+    let given = list(given);
+    if family.is_empty() && given.is_empty() {
+        return None;
+    }
+    let mut name = Map::new();
+    put_opt(&mut name, "use", name_use);
+    put(&mut name, "family", family);
+    put(&mut name, "given", given);
+    put(&mut name, "prefix", list(prefix));
+    put(&mut name, "suffix", list(suffix));
+    Some(Value::Object(name))
+}
+
+/// XAD (1 street, 2 other designation, 3 city, 4 state, 5 zip, 6 country, 7 type, 9 county)
+/// → Address.
+pub fn xad(rep: &Rep<'_>) -> Option<Value> {
+    let mut line = Vec::new();
+    let street = rep.s(1, 1);
+    if street.is_empty() {
+        // SAD split into its parts: dwelling number (3) and street name (2).
+        let joined = [rep.s(1, 3), rep.s(1, 2)]
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(|p| p.as_ref())
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !joined.is_empty() {
+            line.push(Value::String(joined));
+        }
+    } else {
+        line.push(Value::String(street.into_owned()));
+    }
+    let other = rep.c(2);
+    if !other.is_empty() {
+        line.push(Value::String(other.into_owned()));
+    }
+    let mut a = Map::new();
+    let (address_use, address_type) = tables::address_use_type(&rep.c(7));
+    put_opt(&mut a, "use", address_use);
+    put_opt(&mut a, "type", address_type);
+    put(&mut a, "line", line);
+    put(&mut a, "city", rep.c(3).as_ref());
+    put(&mut a, "district", rep.c(9).as_ref());
+    put(&mut a, "state", rep.c(4).as_ref());
+    put(&mut a, "postalCode", rep.c(5).as_ref());
+    put(&mut a, "country", rep.c(6).as_ref());
+    // Only the use and type: no address.
+    let has_content = a.keys().any(|k| !matches!(k.as_str(), "use" | "type"));
+    has_content.then_some(Value::Object(a))
+}
+
+/// XTN (1 number as text, 2 use, 3 equipment, 4 email, 5 country, 6 area, 7 local, 8
+/// extension, 12 unformatted) → ContactPoint.
+pub fn xtn(rep: &Rep<'_>, default_use: Option<&str>) -> Option<Value> {
+    let use_code = rep.c(2).to_ascii_uppercase();
+    let equipment = rep.c(3).to_ascii_uppercase();
+    let email = rep.c(4);
+    let text = rep.c(1);
+    let mut system = tables::telecom_system(&equipment);
+    if system.is_none() && (use_code == "NET" || (!email.is_empty() && text.is_empty())) {
+        system = Some("email");
+    }
+    let value = if system == Some("email") {
+        if email.is_empty() {
+            text.into_owned()
+        } else {
+            email.into_owned()
+        }
+    } else {
+        let (country, area, local, ext) = (rep.c(5), rep.c(6), rep.c(7), rep.c(8));
+        if !local.is_empty() {
+            let mut v = String::new();
+            if !country.is_empty() {
+                v.push('+');
+                v.push_str(&country);
+                v.push(' ');
+            }
+            if !area.is_empty() {
+                v.push('(');
+                v.push_str(&area);
+                v.push_str(") ");
+            }
+            v.push_str(&local);
+            if !ext.is_empty() {
+                v.push_str(" ext. ");
+                v.push_str(&ext);
+            }
+            v
+        } else if !text.is_empty() {
+            text.into_owned()
+        } else {
+            rep.c(12).into_owned()
+        }
+    };
+    if value.is_empty() {
+        return None;
+    }
+    let system = system.unwrap_or("phone");
+    let contact_use = if equipment == "CP" {
+        Some("mobile")
+    } else {
+        tables::telecom_use(&use_code).or(default_use)
+    };
+    let mut cp = Map::new();
+    cp.insert("system".into(), Value::String(system.into()));
+    cp.insert("value".into(), Value::String(value));
+    put_opt(&mut cp, "use", contact_use);
+    Some(Value::Object(cp))
+}
+
+/// A person as XCN or CNN writes them.
+#[derive(Debug, Default)]
+pub struct Person {
+    pub id: String,
+    pub family: String,
+    pub given: String,
+    pub middle: String,
+    pub suffix: String,
+    pub prefix: String,
+    pub degree: String,
+    pub authority_ns: String,
+    pub authority_uid: String,
+    pub authority_type: String,
+    pub id_type: String,
+}
+
+impl Person {
+    /// XCN: 1 id, 2 family, 3 given, 4 middle, 5 suffix, 6 prefix, 7 degree, 9 authority,
+    /// 13 identifier type.
+    pub fn xcn(rep: &Rep<'_>) -> Person {
+        Person {
+            id: rep.c(1).into_owned(),
+            family: rep.s(2, 1).into_owned(),
+            given: rep.c(3).into_owned(),
+            middle: rep.c(4).into_owned(),
+            suffix: rep.c(5).into_owned(),
+            prefix: rep.c(6).into_owned(),
+            degree: rep.c(7).into_owned(),
+            authority_ns: rep.s(9, 1).into_owned(),
+            authority_uid: rep.s(9, 2).into_owned(),
+            authority_type: rep.s(9, 3).into_owned(),
+            id_type: rep.c(13).into_owned(),
+        }
+    }
+
+    /// CNN inside component `c` (OBR-32 and friends): the same parts as subcomponents, 9-11
+    /// the authority.
+    pub fn cnn(rep: &Rep<'_>, c: usize) -> Person {
+        Person {
+            id: rep.s(c, 1).into_owned(),
+            family: rep.s(c, 2).into_owned(),
+            given: rep.s(c, 3).into_owned(),
+            middle: rep.s(c, 4).into_owned(),
+            suffix: rep.s(c, 5).into_owned(),
+            prefix: rep.s(c, 6).into_owned(),
+            degree: rep.s(c, 7).into_owned(),
+            authority_ns: rep.s(c, 9).into_owned(),
+            authority_uid: rep.s(c, 10).into_owned(),
+            authority_type: rep.s(c, 11).into_owned(),
+            id_type: String::new(),
+        }
+    }
+
+    fn display(&self) -> String {
+        [
+            self.prefix.as_str(),
+            &self.given,
+            &self.middle,
+            &self.family,
+            &self.suffix,
+        ]
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ")
+    }
+}
+
+/// A reference to the Practitioner a person field names, emitting the Practitioner (once per
+/// message). Without an id there is nothing to key a resource on: the reference is
+/// `display` only.
+pub fn practitioner(ctx: &mut Ctx<'_>, person: &Person) -> Option<Value> {
+    let display = person.display();
+    if person.id.is_empty() {
+        return (!display.is_empty()).then(|| jv!({ "display": display }));
+    }
+    let authority = if !person.authority_ns.is_empty() {
+        person.authority_ns.clone()
+    } else if !person.authority_uid.is_empty() {
+        person.authority_uid.clone()
+    } else {
+        ctx.sending_facility.clone()
+    };
+    let id = ids::id("Practitioner", &[&authority, &person.id]);
+    let reference = format!("Practitioner/{id}");
+    if !ctx.has(&reference) {
+        let mut r = ctx.resource("Practitioner", &id);
+        let mut identifier = Map::new();
+        if !person.id_type.is_empty() {
+            let t = person.id_type.to_ascii_uppercase();
+            identifier.insert(
+                "type".into(),
+                concept(
+                    &tables::v2_table_system("0203"),
+                    &t,
+                    tables::identifier_type_display(&t).unwrap_or(""),
+                ),
+            );
+        }
+        let system = if person.id_type.eq_ignore_ascii_case("NPI") {
+            Some(tables::US_NPI.to_string())
+        } else {
+            authority_system(
+                ctx,
+                &person.authority_ns,
+                &person.authority_uid,
+                &person.authority_type,
+            )
+            .or_else(|| authority_system(ctx, &authority, "", ""))
+        };
+        put_opt(&mut identifier, "system", system);
+        identifier.insert("value".into(), Value::String(person.id.clone()));
+        r.insert("identifier".into(), jv!([identifier]));
+        let name = human_name(
+            &person.family,
+            &[&person.given, &person.middle],
+            &[&person.prefix],
+            &[&person.suffix, &person.degree],
+            None,
+        );
+        if let Some(name) = name {
+            r.insert("name".into(), jv!([name]));
+        }
+        ctx.push(r);
+    }
+    let mut reference_value = Map::new();
+    reference_value.insert("reference".into(), Value::String(reference));
+    put(&mut reference_value, "display", display);
+    Some(Value::Object(reference_value))
+}
+
+/// PL (1 point of care, 2 room, 3 bed, 4 facility, 7 building, 8 floor, 9 description) → a
+/// Location (emitted once) and a reference to it.
+pub fn location(ctx: &mut Ctx<'_>, rep: &Rep<'_>) -> Option<Value> {
+    let (poc, room, bed) = (rep.c(1), rep.c(2), rep.c(3));
+    let facility = authority_name(rep, 4);
+    let (building, floor, description) = (rep.c(7), rep.c(8), rep.c(9));
+    if [&poc, &room, &bed, &building, &floor]
+        .iter()
+        .all(|p| p.is_empty())
+        && facility.is_empty()
+    {
+        return None;
+    }
+    let id = ids::id(
+        "Location",
+        &[&facility, &building, &floor, &poc, &room, &bed],
+    );
+    let name = [&facility, poc.as_ref(), &room, &bed]
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let reference = format!("Location/{id}");
+    if !ctx.has(&reference) {
+        let mut r = ctx.resource("Location", &id);
+        put(&mut r, "name", name.as_str());
+        put(&mut r, "description", description.as_ref());
+        r.insert("mode".into(), Value::String("instance".into()));
+        let physical = if !bed.is_empty() {
+            Some(("bd", "Bed"))
+        } else if !room.is_empty() {
+            Some(("ro", "Room"))
+        } else if !poc.is_empty() {
+            Some(("wa", "Ward"))
+        } else if !floor.is_empty() {
+            Some(("lvl", "Level"))
+        } else if !building.is_empty() {
+            Some(("bu", "Building"))
+        } else {
+            None
+        };
+        if let Some((code, display)) = physical {
+            r.insert(
+                "physicalType".into(),
+                concept(
+                    "http://terminology.hl7.org/CodeSystem/location-physical-type",
+                    code,
+                    display,
+                ),
+            );
+        }
+        ctx.push(r);
+    }
+    let mut reference_value = Map::new();
+    reference_value.insert("reference".into(), Value::String(reference));
+    put(&mut reference_value, "display", name);
+    Some(Value::Object(reference_value))
+}
+
+/// An NM value as a FHIR decimal, keeping every digit: a leading `+` and leading zeros go
+/// (FHIR's decimal grammar forbids them), `.5` becomes `0.5`. `None` when it is not a number.
+pub fn decimal(text: &str) -> Option<Number> {
+    let text = text.trim();
+    let (negative, digits) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (int, frac) = match digits.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (digits, None),
+    };
+    if !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.is_none_or(|f| f.bytes().all(|b| b.is_ascii_digit()))
+        || (int.is_empty() && frac.is_none_or(str::is_empty))
+    {
+        return None;
+    }
+    let int = int.trim_start_matches('0');
+    let mut out = String::with_capacity(text.len() + 1);
+    if negative {
+        out.push('-');
+    }
+    out.push_str(if int.is_empty() { "0" } else { int });
+    if let Some(f) = frac.filter(|f| !f.is_empty()) {
+        out.push('.');
+        out.push_str(f);
+    }
+    serde_json::from_str::<Number>(&out).ok()
+}
+
+/// The unit of a quantity, from a CWE (1 code, 2 text, 3 system): UCUM code and system when
+/// the CWE says UCUM or the code is one UCUM spells the same; else text only.
+pub fn unit(rep: &Rep<'_>) -> Map<String, Value> {
+    let mut q = Map::new();
+    let code = rep.c(1);
+    let text = rep.c(2);
+    let system = rep.c(3);
+    let ucum = system.eq_ignore_ascii_case("UCUM")
+        || system.eq_ignore_ascii_case("ANSI+")
+        || (system.is_empty() && tables::looks_ucum(&code));
+    if code.is_empty() {
+        put(&mut q, "unit", text.as_ref());
+        return q;
+    }
+    put(
+        &mut q,
+        "unit",
+        if text.is_empty() {
+            code.as_ref()
+        } else {
+            text.as_ref()
+        },
+    );
+    if ucum {
+        q.insert("system".into(), Value::String(tables::UCUM.into()));
+        q.insert("code".into(), Value::String(code.into_owned()));
+    }
+    q
+}
+
+/// A Quantity from a number and a unit (which may be empty).
+pub fn quantity(value: Number, unit: &Map<String, Value>) -> Value {
+    let mut q = Map::new();
+    q.insert("value".into(), Value::Number(value));
+    for (k, v) in unit {
+        q.insert(k.clone(), v.clone());
+    }
+    Value::Object(q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_follow_fhir_grammar() {
+        let d = |s: &str| decimal(s).map(|n| n.to_string());
+        assert_eq!(d("4.06").as_deref(), Some("4.06"));
+        assert_eq!(d("+007.50").as_deref(), Some("7.50"));
+        assert_eq!(d(".5").as_deref(), Some("0.5"));
+        assert_eq!(d("-0.25").as_deref(), Some("-0.25"));
+        assert_eq!(d("12.").as_deref(), Some("12"));
+        assert_eq!(d("1e5"), None);
+        assert_eq!(d("<5"), None);
+        assert_eq!(d("."), None);
+        assert_eq!(d(""), None);
+    }
+}
