@@ -46,6 +46,8 @@ fn payor(ctx: &mut Ctx<'_>, seg: &Segment<'_>) -> Option<(String, Value)> {
 
 /// IN1 → Coverage (status active: IN1 lists the patient's current insurance).
 pub(crate) fn map_in1(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
+    // An IN2 belongs to the IN1 before it: forget the previous insured.
+    ctx.insured = crate::party::InsuredState::default();
     let plan = seg.rep(2);
     let plan_code = plan.c(1);
     let policy = seg.v(36);
@@ -78,6 +80,7 @@ pub(crate) fn map_in1(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
     );
     put(&mut r, "subscriberId", subscriber_id.as_ref());
     r.insert("beneficiary".into(), ctx.patient_ref());
+    put_opt(&mut r, "subscriber", crate::party::map_insured(ctx, seg));
 
     let relationship = seg.rep(17);
     let rel_code = relationship.c(1);

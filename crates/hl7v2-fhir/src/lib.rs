@@ -10,7 +10,7 @@
 //!
 //! | Message | Resources |
 //! |---|---|
-//! | ADT A01 A02 A03 A04 A05 A08 A11 A13 A28 A31 | Patient, Encounter, RelatedPerson (NK1), AllergyIntolerance (AL1), Condition (DG1), Procedure (PR1), Coverage + Organization (IN1), Observation (OBX), Practitioner, Location |
+//! | ADT A01 A02 A03 A04 A05 A08 A11 A13 A28 A31 | Patient, Encounter, RelatedPerson (NK1, GT1 guarantor, IN1 insured), AllergyIntolerance (AL1), Condition (DG1), Procedure (PR1), Coverage + Organization (IN1), Observation (OBX), Condition + Procedure + Observation (PDA death and autopsy), Observation (ACC accident), ServiceRequest (RF1 referral), Practitioner, Location |
 //! | ADT A40 | surviving Patient with `link replaces`, retired Patient `active: false` with `link replaced-by`, and a [`Merge`] |
 //! | ORU R01 | DiagnosticReport (OBR), the ServiceRequest it is `basedOn` (ORC/OBR, the same id an ORM for that order gets), Observation (OBX, NTE → note), Specimen (SPM, or OBR-15) |
 //! | VXU V04 | Immunization (ORC/RXA/RXR), Observation (OBX), Organization (RXA-17 manufacturer) |
@@ -19,9 +19,12 @@
 //! | SIU S12 | Appointment (SCH, TQ1, AIS, AIP, AIL) |
 //! | anything else | one Binary holding the raw message, and [`Mapped::unsupported`] |
 //!
-//! Patient-level segments (PID, PV1/PV2, NK1, AL1, DG1, PR1, IN1) are mapped in every supported
-//! message type. Z-segments are ignored (they stay in the raw message the store keeps); other
-//! segments that are not mapped (GT1, IN2, ROL, …) are reported as warnings.
+//! Patient-level segments (PID, PV1/PV2, NK1, AL1, DG1, PR1, IN1/IN2, GT1, DB1, PDA, ACC, RF1)
+//! are mapped in every supported message type. GT1 with relationship `SEL`, IN2 program
+//! numbers (Medicare, Medicaid, military, member number) and DB1 about the patient add
+//! identifiers, names and addresses to the Patient (the decisions are documented at the top of
+//! `src/party.rs` and `src/events.rs`). Z-segments are ignored (they stay in the raw message the store keeps); other
+//! segments that are not mapped (ROL, CON, …) are reported as warnings.
 //!
 //! # Resource ids
 //!
@@ -38,19 +41,19 @@
 //! | Encounter | `hl7v2\|Encounter\|<authority>\|<PV1-19 visit number>`; without one `…\|<patient>\|admit\|<PV1-44>`; without either `…\|<patient>\|message\|<MSH-3>\|<MSH-10>` (warned: a re-send duplicates) |
 //! | Practitioner | `hl7v2\|Practitioner\|<XCN-9 authority, else MSH-4>\|<XCN-1>` (a person named without an id is a `display`-only reference) |
 //! | Location | `hl7v2\|Location\|<PL-4 facility>\|<point of care>\|<room>\|<bed>` |
-//! | RelatedPerson | `hl7v2\|RelatedPerson\|<patient>\|<NK1-1 set id, else position>` |
+//! | RelatedPerson | NK1: `hl7v2\|RelatedPerson\|<patient>\|<NK1-1 set id, else position>`; GT1: `…\|<patient>\|guarantor\|<GT1-1, else position>`; IN1 insured: `…\|<patient>\|insured\|<IN1-1, else position>` |
 //! | AllergyIntolerance | `hl7v2\|AllergyIntolerance\|<patient>\|<AL1-3 system>\|<code or text>` |
-//! | Condition | `hl7v2\|Condition\|<patient>\|<encounter or ->\|<DG1-3 system>\|<code or text>` |
-//! | Procedure | `hl7v2\|Procedure\|<patient>\|<encounter or ->\|<PR1-3 system>\|<code>\|<PR1-5>` |
+//! | Condition | `hl7v2\|Condition\|<patient>\|<encounter or ->\|<DG1-3 system>\|<code or text>`; PDA-1 cause of death: `…\|<patient>\|death\|<system>\|<code>` |
+//! | Procedure | `hl7v2\|Procedure\|<patient>\|<encounter or ->\|<PR1-3 system>\|<code>\|<PR1-5>`; PDA: `…\|<patient>\|PDA\|<SNOMED code>` |
 //! | Coverage | `hl7v2\|Coverage\|<patient>\|<IN1-2 plan>\|<IN1-3 company>\|<subscriber id>` |
 //! | Organization (payor) | `hl7v2\|Organization\|<IN1-3 authority>\|<IN1-3 id>`, else `…\|name\|<IN1-4>` |
 //! | Organization (vaccine manufacturer) | `hl7v2\|Organization\|MVX\|<RXA-17 code>` |
 //! | DiagnosticReport | `hl7v2\|DiagnosticReport\|<order key>`; order key = `filler\|<authority>\|<OBR-3, else ORC-3>`, else `placer\|<authority>\|<OBR-2, else ORC-2>`, else `<patient>\|<OBR-4 code>\|<OBR-7>` |
-//! | Observation | `hl7v2\|Observation\|<order key>\|<OBX-3 system>\|<code>\|<OBX-4 sub-id>\|<n>`, n = how many earlier OBX in the same order had that code and sub-id (so two OBX with one code differ, and inserting another test does not shift ids); outside an order the order key is `<patient>\|<encounter or ->\|<OBX-14>` |
+//! | Observation | `hl7v2\|Observation\|<order key>\|<OBX-3 system>\|<code>\|<OBX-4 sub-id>\|<n>`, n = how many earlier OBX in the same order had that code and sub-id (so two OBX with one code differ, and inserting another test does not shift ids); outside an order the order key is `<patient>\|<encounter or ->\|<OBX-14>`; PDA indicators: `hl7v2\|Observation\|<patient>\|PDA\|<LOINC code>`; ACC: `…\|<patient>\|ACC\|<ACC-13, else ACC-1>` |
 //! | Specimen | `hl7v2\|Specimen\|filler\|<authority>\|<SPM-2.2>`, else `…\|placer\|<authority>\|<SPM-2.1>`, else `…\|<order key>\|<SPM-1, else position>`; OBR-15: `…\|<order key>\|OBR-15` |
 //! | Immunization | `hl7v2\|Immunization\|filler\|<authority>\|<ORC-3>`, else `…\|<patient>\|<RXA-3>\|<RXA-5 code>` |
 //! | DocumentReference | `hl7v2\|DocumentReference\|<TXA-12 authority>\|<TXA-12 id>`, else `…\|<patient>\|<TXA-2>\|<TXA-4 or TXA-6>` |
-//! | ServiceRequest | `hl7v2\|ServiceRequest\|placer\|<authority>\|<ORC-2, else OBR-2>`, else `…\|filler\|…\|<ORC-3, else OBR-3>`, else `…\|<patient>\|<OBR-4 code>\|<ORC-9>` |
+//! | ServiceRequest | `hl7v2\|ServiceRequest\|placer\|<authority>\|<ORC-2, else OBR-2>`, else `…\|filler\|…\|<ORC-3, else OBR-3>`, else `…\|<patient>\|<OBR-4 code>\|<ORC-9>`; RF1 referral: `hl7v2\|ServiceRequest\|referral\|<RF1-6 authority>\|<RF1-6>`, else `…\|referral\|<patient>\|<RF1-11, else position>` |
 //! | Appointment | `hl7v2\|Appointment\|filler\|<authority>\|<SCH-2>`, else `…\|placer\|<authority>\|<SCH-1>` |
 //! | Binary (unsupported type) | `hl7v2\|Binary\|<MSH-3>\|<MSH-4>\|<MSH-10>` (the raw message has no better identity) |
 //!
@@ -58,7 +61,10 @@
 //!
 //! Every resource has `meta.source = urn:hl7v2:<MSH-3.1>:<MSH-10>`, both percent-encoded
 //! (RFC 3986 unreserved characters kept): the sending application and the message control id
-//! name the message; the store records the file and position separately.
+//! name the message; the store records the file and position separately. Practitioners,
+//! Organizations and Locations, which many messages name, have `urn:hl7v2:<MSH-3.1>` only:
+//! the next message that names the same clinician then changes nothing, instead of adding a
+//! version per message that differs only in its source.
 //!
 //! # Dates
 //!
@@ -129,10 +135,12 @@ mod coverage;
 mod datatypes;
 mod document;
 mod encounter;
+mod events;
 pub mod ids;
 mod immunization;
 mod observation;
 mod order;
+mod party;
 mod patient;
 pub mod tables;
 pub mod ts;
@@ -297,6 +305,12 @@ fn walk(ctx: &mut Ctx<'_>, message: &Message<'_>) {
             "DG1" => clinical::map_dg1(ctx, seg),
             "PR1" => clinical::map_pr1(ctx, seg),
             "IN1" => coverage::map_in1(ctx, seg),
+            "IN2" => party::map_in2(ctx, seg),
+            "GT1" => party::map_gt1(ctx, seg),
+            "DB1" => party::map_db1(ctx, seg),
+            "PDA" => events::map_pda(ctx, seg),
+            "ACC" => events::map_acc(ctx, seg),
+            "RF1" => events::map_rf1(ctx, seg),
             "ORC" => order::map_orc(ctx, seg),
             "OBR" => match ctx.family {
                 Family::Results => observation::map_obr(ctx, seg),
@@ -372,8 +386,10 @@ pub(crate) struct Ctx<'o> {
     pub options: &'o MapOptions,
     pub family: Family,
     pub trigger: String,
-    /// `meta.source` of every resource.
+    /// `meta.source` of every resource but the shared ones.
     pub source: String,
+    /// `meta.source` of Practitioners, Organizations and Locations (the application alone).
+    pub shared_source: String,
     /// MSH-3.1 and MSH-10, for the last-resort keys.
     pub sending_application: String,
     pub control_id: String,
@@ -398,6 +414,13 @@ pub(crate) struct Ctx<'o> {
     pub appointment: appointment::AppointmentState,
     pub nk1_position: usize,
     pub spm_position: usize,
+    pub gt1_position: usize,
+    pub in1_position: usize,
+    pub rf1_position: usize,
+    /// The Patient's position, for GT1, IN2 and DB1 to add identifiers, names, addresses.
+    pub patient_index: Option<usize>,
+    /// The insured of the last IN1, for the IN2 after it.
+    pub insured: party::InsuredState,
     pub merges: Vec<Merge>,
     pub obx_counts: observation::Counts,
 }
@@ -424,6 +447,7 @@ impl<'o> Ctx<'o> {
                 ids::uri_encode(&sending_application),
                 ids::uri_encode(&control_id)
             ),
+            shared_source: format!("urn:hl7v2:{}", ids::uri_encode(&sending_application)),
             sending_application,
             control_id,
             sending_facility: facility,
@@ -442,6 +466,11 @@ impl<'o> Ctx<'o> {
             appointment: appointment::AppointmentState::default(),
             nk1_position: 0,
             spm_position: 0,
+            gt1_position: 0,
+            in1_position: 0,
+            rf1_position: 0,
+            patient_index: None,
+            insured: party::InsuredState::default(),
             merges: Vec::new(),
             obx_counts: observation::Counts::default(),
         }
@@ -461,7 +490,11 @@ impl<'o> Ctx<'o> {
         let mut r = Map::new();
         r.insert("resourceType".into(), Value::String(resource_type.into()));
         r.insert("id".into(), Value::String(id.into()));
-        r.insert("meta".into(), jv!({ "source": self.source.as_str() }));
+        let source = match resource_type {
+            "Practitioner" | "Organization" | "Location" => self.shared_source.as_str(),
+            _ => self.source.as_str(),
+        };
+        r.insert("meta".into(), jv!({ "source": source }));
         r
     }
 

@@ -4,7 +4,7 @@
 //!
 //! | OBX-2 | value |
 //! |---|---|
-//! | NM | valueQuantity (OBX-6 as UCUM when OBX-6.3 says UCUM or the unit is spelled as UCUM, else unit text); a value that is no number becomes valueString, with a warning |
+//! | NM | valueQuantity (OBX-6 as UCUM when OBX-6.3 says UCUM or the unit is spelled as UCUM, else unit text); a value that is no number becomes valueString, with a warning; a repeated NM (which v2 does not allow, but senders send) becomes one component per repetition, with a warning, so no number is lost |
 //! | SN | `<`/`<=`/`>`/`>=` + number → valueQuantity with comparator; `n-m` → valueRange; `n:m`, `n/m` → valueRatio; anything else valueString |
 //! | ST, TX, FT | valueString, repetitions joined by a newline (FT keeps its formatting, escapes decoded) |
 //! | CE, CWE, CNE, CF | valueCodeableConcept |
@@ -322,6 +322,25 @@ fn value(
             .collect::<Vec<_>>()
             .join("\n")
     };
+    if reps.len() > 1 && kind == "NM" {
+        // NM does not repeat in v2, yet senders repeat it ("60~120"): keeping only the first
+        // would lose the others, so each repetition becomes a component with the
+        // observation's code, and the Observation itself has no value.
+        let numbers: Option<Vec<Number>> = reps.iter().map(|rep| decimal(&rep.c(1))).collect();
+        if let (Some(numbers), Some(code)) = (numbers, r.get("code").cloned()) {
+            ctx.warn(
+                seg,
+                Some(5),
+                "repeated numeric value: each repetition kept as a component",
+            );
+            let components: Vec<Value> = numbers
+                .into_iter()
+                .map(|n| jv!({ "code": code.clone(), "valueQuantity": quantity(n, units) }))
+                .collect();
+            r.insert("component".into(), Value::Array(components));
+            return;
+        }
+    }
     if reps.len() > 1 && !matches!(kind.as_str(), "ST" | "TX" | "FT") {
         ctx.warn(
             seg,

@@ -64,7 +64,7 @@ fn identifiers(ctx: &mut Ctx<'_>, seg: &Segment<'_>, field: usize, out: &mut Vec
 pub(crate) fn map_pid(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
     let id = ctx.patient_id().to_string();
     let r = patient_resource(ctx, seg, &id);
-    ctx.push(r);
+    ctx.patient_index = Some(ctx.push(r));
 }
 
 fn patient_resource(ctx: &mut Ctx<'_>, seg: &Segment<'_>, id: &str) -> Map<String, Value> {
@@ -120,6 +120,16 @@ fn patient_resource(ctx: &mut Ctx<'_>, seg: &Segment<'_>, id: &str) -> Map<Strin
         }
         if !names.contains(&alias) {
             names.push(alias);
+        }
+    }
+    // XPN-15 "called by" (v2.7+): the name the patient goes by, a `nickname`.
+    for rep in seg.reps(5) {
+        let called = rep.c(15);
+        if !called.is_empty() {
+            let nickname = jv!({ "use": "nickname", "given": [called.as_ref()] });
+            if !names.contains(&nickname) {
+                names.push(nickname);
+            }
         }
     }
     put(&mut r, "name", names);

@@ -36,6 +36,8 @@ pub const MVX: &str = "http://hl7.org/fhir/sid/mvx";
 pub const CVX: &str = "http://hl7.org/fhir/sid/cvx";
 pub const US_SSN: &str = "http://hl7.org/fhir/sid/us-ssn";
 pub const US_NPI: &str = "http://hl7.org/fhir/sid/us-npi";
+/// Medicare beneficiary numbers (FHIR identifier registry).
+pub const US_MEDICARE: &str = "http://hl7.org/fhir/sid/us-medicare";
 
 /// Table 0396 (coding systems): the FHIR system URI for a v2 coding-system name.
 ///
@@ -400,6 +402,7 @@ pub fn identifier_type_display(code: &str) -> Option<&'static str> {
         "PPN" => "Passport number",
         "EN" => "Employer number",
         "MB" => "Member Number",
+        "MI" => "Military ID number",
         _ => return None,
     })
 }

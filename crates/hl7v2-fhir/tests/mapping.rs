@@ -248,6 +248,21 @@ fn ids_are_stable_across_runs_and_resends() {
         resent.resources[0]["meta"]["source"],
         "urn:hl7v2:REG:CTRL9999"
     );
+    // Clinicians, organizations and places that many messages name do not change with the
+    // message: a re-send leaves them as they were.
+    for (a, b) in first.resources.iter().zip(&resent.resources) {
+        if matches!(
+            a["resourceType"].as_str(),
+            Some("Practitioner" | "Organization" | "Location")
+        ) {
+            assert_eq!(a, b);
+            assert_eq!(a["meta"]["source"], "urn:hl7v2:REG");
+        }
+    }
+    assert!(first
+        .resources
+        .iter()
+        .any(|r| r["resourceType"] == "Practitioner"));
 }
 
 #[test]

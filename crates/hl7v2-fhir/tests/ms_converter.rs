@@ -7,12 +7,22 @@
 //! an unexplained difference, or an explanation that no longer matches anything, fails the
 //! test, so the file stays true.
 //!
-//! The target was 95 % overall agreement. Measured: 63.7 % of all key fields, 79.4 % of the
-//! fields both converters map. Microsoft's samples are "kitchen sink" messages and it maps
-//! segments this crate leaves in the raw message (GT1, IN2, PDA, ACC, RF1, CON, DB1: the
-//! `scope` differences), and where the two differ on what both map the differences file says
-//! why (`ours-right`: we follow the cited rule; `choice`: documented). The floors below guard
-//! against regressions; they are not the target.
+//! The figure counts exactly the key fields the issue names: the count of each type in
+//! `COUNTED`, and the fields of Patient (identifiers, names, birth date, gender, address
+//! parts), Encounter (class, status, period), Observation (code, value with unit, status) and
+//! Immunization (vaccine code, date). Other types are counted but their fields are not
+//! compared.
+//!
+//! The issue's target is 95 % agreement. Measured: 76.2 % (427 of 560). What keeps it below
+//! is explained entry by entry in the differences file and falls into three groups: places
+//! where Microsoft is wrong and Salus follows the rule (`ours-right`: OBX-11 statuses, CVX and
+//! LOINC instead of example.com placeholders, the Medicaid case name read as the patient's
+//! name, …); documented choices (`choice`: above all MDM T02, whose 31 note lines Microsoft
+//! also emits as Observations while here the note is one DocumentReference; SAD address
+//! lines; one Specimen per specimen id); and content Microsoft invents or maps that has no
+//! FHIR meaning (`scope`: code-less Conditions and Procedures made of parent-record ids, RP/ED
+//! OBX as DiagnosticReports, CON-24). The floors below sit just under the measured figures:
+//! they guard against regressions, they are not the target.
 
 mod common;
 
@@ -196,9 +206,9 @@ fn agrees_with_microsoft_fhir_converter_on_key_fields() {
         stale.is_empty(),
         "explanations that match no difference: {stale:#?}"
     );
-    assert!(pct >= 63.0, "overall agreement fell to {pct:.1} %");
+    assert!(pct >= 76.0, "overall agreement fell to {pct:.1} %");
     assert!(
-        shared_pct >= 79.0,
+        shared_pct >= 80.0,
         "agreement on fields both map fell to {shared_pct:.1} %"
     );
 }

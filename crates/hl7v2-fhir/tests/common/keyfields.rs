@@ -86,11 +86,24 @@ fn codings(cc: &Value) -> BTreeSet<String> {
 
 /// The first coding's code, for pairing (systems may differ where the sources disagree).
 fn first_code(cc: &Value) -> String {
-    cc["coding"][0]["code"]
+    let code = cc["coding"][0]["code"]
         .as_str()
         .or_else(|| cc["text"].as_str())
-        .unwrap_or("-")
-        .to_string()
+        .unwrap_or("-");
+    same_concept(code).to_string()
+}
+
+/// Microsoft's placeholder codes (`example.com/.../observation-code`) for concepts that have
+/// a LOINC code, read as that code so the two Observations are paired and their value and
+/// status compared. Only pairing uses this: the `code` field itself still compares
+/// system|code, so the placeholder still counts as a difference.
+fn same_concept(code: &str) -> &str {
+    match code {
+        "autopsy" => "85699-7",
+        "coroner" => "74497-9",
+        "injury-incident" => "11374-6",
+        other => other,
+    }
 }
 
 fn set(values: impl IntoIterator<Item = String>) -> BTreeSet<String> {
