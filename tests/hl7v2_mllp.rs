@@ -137,6 +137,24 @@ fn mllp_acks_after_commit_and_resends_change_nothing() {
         assert_eq!(again["entry"][0]["resource"]["id"], pid.as_str());
         let encounters = search(&http, &server, &format!("Encounter?patient={pid}"));
         assert_eq!(total(&encounters), 1, "{encounters}");
+
+        // Every message left an audit entry naming its Patient, written before its ACK.
+        let audit = search(&http, &server, &format!("AuditEvent?patient={pid}"));
+        let mllp: Vec<&Value> = audit["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["resource"])
+            .filter(|e| {
+                e["outcomeDesc"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("HL7 v2 message"))
+            })
+            .collect();
+        assert_eq!(mllp.len(), 4, "{audit}");
+        assert!(mllp
+            .iter()
+            .any(|e| e["outcomeDesc"] == "MLLP 200; HL7 v2 message LAB0001: stored, AA"));
     }
 }
 

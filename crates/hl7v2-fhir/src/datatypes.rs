@@ -6,7 +6,7 @@ use salus_hl7v2::{Rep, Segment};
 use serde_json::{Map, Number, Value};
 
 use crate::tables;
-use crate::v2::RepExt;
+use crate::v2::{Parts, RepExt};
 use crate::{ids, put, put_opt, Ctx};
 
 /// `Coding`, or `None` without a code.
@@ -36,6 +36,7 @@ pub fn system_for(name: &str, default: Option<&str>) -> Option<String> {
 /// CWE/CE/CNE (components: 1 code, 2 text, 3 system, 4-6 alternate, 9 original text) →
 /// CodeableConcept. `default_system` applies when CWE-3 is empty and the field has a table.
 pub fn cwe(rep: &Rep<'_>, default_system: Option<&str>) -> Option<Value> {
+    let rep = &Parts::new(rep);
     let code = rep.c(1);
     let text = rep.c(2);
     let mut codings = Vec::new();
@@ -105,7 +106,7 @@ pub fn authority_system(
 }
 
 /// The authority of an HD-typed component: namespace, else universal id.
-pub fn authority_name(rep: &Rep<'_>, component: usize) -> String {
+pub fn authority_name<'a>(rep: &impl RepExt<'a>, component: usize) -> String {
     let ns = rep.s(component, 1);
     if ns.is_empty() {
         rep.s(component, 2).into_owned()
@@ -123,6 +124,7 @@ pub fn cx(
     rep: &Rep<'_>,
     fallback: Option<&str>,
 ) -> Option<Value> {
+    let rep = &Parts::new(rep);
     let value = rep.c(1);
     if value.is_empty() {
         return None;
@@ -167,18 +169,20 @@ pub fn cx(
 pub fn ei(rep: &Rep<'_>, component: Option<usize>) -> (String, String, String, String) {
     match component {
         // EI inside a component (EIP, OBR-29...): subcomponents.
-        Some(c) => (
-            rep.s(c, 1).into_owned(),
-            rep.s(c, 2).into_owned(),
-            rep.s(c, 3).into_owned(),
-            rep.s(c, 4).into_owned(),
-        ),
-        None => (
-            rep.c(1).into_owned(),
-            rep.c(2).into_owned(),
-            rep.c(3).into_owned(),
-            rep.c(4).into_owned(),
-        ),
+        Some(c) => {
+            let comp = rep.component(c);
+            let sub = |n: usize| crate::v2::clean(comp.sub_value(n)).into_owned();
+            (sub(1), sub(2), sub(3), sub(4))
+        }
+        None => {
+            let rep = Parts::new(rep);
+            (
+                rep.c(1).into_owned(),
+                rep.c(2).into_owned(),
+                rep.c(3).into_owned(),
+                rep.c(4).into_owned(),
+            )
+        }
     }
 }
 
@@ -210,6 +214,7 @@ pub fn ei_identifier(
 /// XPN (1 family, 2 given, 3 further given, 4 suffix, 5 prefix, 6 degree, 7 name type) →
 /// HumanName.
 pub fn xpn(rep: &Rep<'_>) -> Option<Value> {
+    let rep = &Parts::new(rep);
     human_name(
         &rep.s(1, 1),
         &[&rep.c(2), &rep.c(3)],
@@ -249,6 +254,7 @@ fn human_name(
 /// XAD (1 street, 2 other designation, 3 city, 4 state, 5 zip, 6 country, 7 type, 9 county)
 /// → Address.
 pub fn xad(rep: &Rep<'_>) -> Option<Value> {
+    let rep = &Parts::new(rep);
     let mut line = Vec::new();
     let street = rep.s(1, 1);
     if street.is_empty() {
@@ -287,6 +293,7 @@ pub fn xad(rep: &Rep<'_>) -> Option<Value> {
 /// XTN (1 number as text, 2 use, 3 equipment, 4 email, 5 country, 6 area, 7 local, 8
 /// extension, 12 unformatted) → ContactPoint.
 pub fn xtn(rep: &Rep<'_>, default_use: Option<&str>) -> Option<Value> {
+    let rep = &Parts::new(rep);
     let use_code = rep.c(2).to_ascii_uppercase();
     let equipment = rep.c(3).to_ascii_uppercase();
     let email = rep.c(4);
@@ -363,6 +370,7 @@ impl Person {
     /// XCN: 1 id, 2 family, 3 given, 4 middle, 5 suffix, 6 prefix, 7 degree, 9 authority,
     /// 13 identifier type.
     pub fn xcn(rep: &Rep<'_>) -> Person {
+        let rep = &Parts::new(rep);
         Person {
             id: rep.c(1).into_owned(),
             family: rep.s(2, 1).into_owned(),
@@ -381,17 +389,20 @@ impl Person {
     /// CNN inside component `c` (OBR-32 and friends): the same parts as subcomponents, 9-11
     /// the authority.
     pub fn cnn(rep: &Rep<'_>, c: usize) -> Person {
+        // The component is found once; its subcomponents are short.
+        let comp = rep.component(c);
+        let sub = |n: usize| crate::v2::clean(comp.sub_value(n)).into_owned();
         Person {
-            id: rep.s(c, 1).into_owned(),
-            family: rep.s(c, 2).into_owned(),
-            given: rep.s(c, 3).into_owned(),
-            middle: rep.s(c, 4).into_owned(),
-            suffix: rep.s(c, 5).into_owned(),
-            prefix: rep.s(c, 6).into_owned(),
-            degree: rep.s(c, 7).into_owned(),
-            authority_ns: rep.s(c, 9).into_owned(),
-            authority_uid: rep.s(c, 10).into_owned(),
-            authority_type: rep.s(c, 11).into_owned(),
+            id: sub(1),
+            family: sub(2),
+            given: sub(3),
+            middle: sub(4),
+            suffix: sub(5),
+            prefix: sub(6),
+            degree: sub(7),
+            authority_ns: sub(9),
+            authority_uid: sub(10),
+            authority_type: sub(11),
             id_type: String::new(),
         }
     }
@@ -478,6 +489,7 @@ pub fn practitioner(ctx: &mut Ctx<'_>, person: &Person) -> Option<Value> {
 /// PL (1 point of care, 2 room, 3 bed, 4 facility, 7 building, 8 floor, 9 description) → a
 /// Location (emitted once) and a reference to it.
 pub fn location(ctx: &mut Ctx<'_>, rep: &Rep<'_>) -> Option<Value> {
+    let rep = &Parts::new(rep);
     let (poc, room, bed) = (rep.c(1), rep.c(2), rep.c(3));
     let facility = authority_name(rep, 4);
     let (building, floor, description) = (rep.c(7), rep.c(8), rep.c(9));
@@ -570,6 +582,7 @@ pub fn decimal(text: &str) -> Option<Number> {
 /// The unit of a quantity, from a CWE (1 code, 2 text, 3 system): UCUM code and system when
 /// the CWE says UCUM or the code is one UCUM spells the same; else text only.
 pub fn unit(rep: &Rep<'_>) -> Map<String, Value> {
+    let rep = &Parts::new(rep);
     let mut q = Map::new();
     let code = rep.c(1);
     let text = rep.c(2);

@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use salus_hl7v2::{Rep, Segment};
+use salus_hl7v2::{Comp, Rep, Segment};
 
 /// Trim, and read the explicit null as empty.
 pub fn clean(value: Cow<'_, str>) -> Cow<'_, str> {
@@ -104,5 +104,78 @@ impl<'a> SegExt<'a> for Segment<'a> {
 
     fn has(&self, n: usize) -> bool {
         self.field(n).repetitions().any(|r| !r.blank())
+    }
+}
+
+/// How many components [`Parts`] keeps split; the data types mapped read up to XCN-13 and
+/// XPN-15, and a component beyond this is still found (by scanning), just not cached.
+const SPLIT_COMPONENTS: usize = 16;
+
+/// A repetition split into its components once.
+///
+/// `Rep::component(n)` scans the repetition from its start on every call, and the data type
+/// mappings read a dozen components of the same repetition: splitting once and indexing made
+/// those reads the cheapest part of a data type instead of the dearest.
+#[derive(Clone, Copy)]
+pub struct Parts<'a> {
+    rep: Rep<'a>,
+    comps: [Comp<'a>; SPLIT_COMPONENTS],
+    len: usize,
+    /// What an absent component reads as.
+    empty: Comp<'a>,
+}
+
+impl<'a> Parts<'a> {
+    pub fn new(rep: &Rep<'a>) -> Self {
+        // Component 0 does not exist: an empty component with the repetition's delimiters.
+        let empty = rep.component(0);
+        let mut comps = [empty; SPLIT_COMPONENTS];
+        let mut len = 0;
+        for (slot, comp) in comps.iter_mut().zip(rep.components()) {
+            *slot = comp;
+            len += 1;
+        }
+        Parts {
+            rep: *rep,
+            comps,
+            len,
+            empty,
+        }
+    }
+
+    /// Component `n`, 1-based, as [`Rep::component`] returns it.
+    pub fn component(&self, n: usize) -> Comp<'a> {
+        match n.checked_sub(1) {
+            Some(i) if i < self.len => self.comps[i],
+            // All slots used: there may be more components than were split.
+            Some(_) if self.len == SPLIT_COMPONENTS => self.rep.component(n),
+            _ => self.empty,
+        }
+    }
+
+    /// The repetition itself.
+    pub fn rep(&self) -> &Rep<'a> {
+        &self.rep
+    }
+}
+
+impl<'a> RepExt<'a> for Parts<'a> {
+    fn c(&self, n: usize) -> Cow<'a, str> {
+        clean(self.component(n).value())
+    }
+
+    fn s(&self, n: usize, s: usize) -> Cow<'a, str> {
+        clean(self.component(n).sub_value(s))
+    }
+
+    fn text(&self) -> Cow<'a, str> {
+        self.rep.text()
+    }
+
+    fn blank(&self) -> bool {
+        self.comps[..self.len]
+            .iter()
+            .all(|c| c.subs().all(|s| s.trim().is_empty() || s == "\"\""))
+            && (self.len < SPLIT_COMPONENTS || self.rep.blank())
     }
 }

@@ -32,8 +32,35 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
         let _ = detect::detect(&bytes);
-        for format in [Format::Auto, Format::Ndjson, Format::Bundle] {
+        for format in [Format::Auto, Format::Ndjson, Format::Bundle, Format::Hl7v2] {
             let _ = run(&bytes, format);
+        }
+    }
+
+    /// Every HL7 v2 message of a file, however broken its fields, is stored (its resources, one
+    /// unit) or rejected at its own position; none is silently dropped.
+    #[test]
+    fn every_hl7v2_message_is_stored_or_rejected(
+        messages in proptest::collection::vec(
+            ("[A-Z]{3}", "[A-Z][0-9]{2}", "[ -~]{0,12}", "[ -~]{0,40}", "[0-9]{0,14}"),
+            1..8,
+        )
+    ) {
+        let mut text = String::new();
+        for (i, (code, trigger, id, name, date)) in messages.iter().enumerate() {
+            text.push_str(&format!(
+                "MSH|^~\\&|APP|FAC|||20240101||{code}^{trigger}|C{i}|P|2.5\rPID|1||{id}^^^FAC^MR||{name}||{date}\r"
+            ));
+        }
+        let sink = run(text.as_bytes(), Format::Hl7v2);
+        let mut positions: Vec<String> = sink.resources.iter().map(|(_, p)| p.clone()).collect();
+        positions.extend(sink.rejected.iter().map(|r| r.position.clone()));
+        positions.sort();
+        positions.dedup();
+        prop_assert_eq!(positions.len(), messages.len(), "{:?}", positions);
+        for r in &sink.rejected {
+            prop_assert!(r.position.starts_with("message "));
+            prop_assert!(r.outcome.is_error());
         }
     }
 

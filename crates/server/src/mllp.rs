@@ -20,6 +20,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use salus_auth::audit::AuditRecord;
 use salus_hl7v2::mllp::{frame, Frame, FrameDecoder};
 use salus_hl7v2::{ack, ack_for_unparsable, AckCode, AckError, Message};
 use salus_hl7v2_fhir::MapOptions;
@@ -62,6 +63,10 @@ impl Default for MllpConfig {
 struct Job {
     requests: Vec<WriteRequest>,
     merges: Vec<PatientMerge>,
+    /// For the audit trail: who sent it, the message's control id, the Patients it names.
+    peer: SocketAddr,
+    control_id: String,
+    patients: Vec<String>,
     done: oneshot::Sender<Result<(), String>>,
 }
 
@@ -166,7 +171,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
         };
         decoder.push(&buffer[..n], &mut frames);
         for f in frames.drain(..) {
-            let reply = answer(f, listener).await;
+            let reply = answer(f, peer, listener).await;
             if let Err(e) = stream.write_all(&frame(reply.as_bytes())).await {
                 tracing::info!(%peer, error = %e, "MLLP connection closed before its ACK was sent");
                 return;
@@ -179,7 +184,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// The ACK for one frame.
-async fn answer(frame: Frame, listener: &Listener) -> String {
+async fn answer(frame: Frame, peer: SocketAddr, listener: &Listener) -> String {
     let now = hl7_timestamp((listener.clock)());
     let control_id = format!(
         "S{:x}{:06x}",
@@ -234,6 +239,12 @@ async fn answer(frame: Frame, listener: &Listener) -> String {
         }
     };
     let source = format!("MLLP message {}", message.control_id());
+    let patients = converted
+        .resources
+        .iter()
+        .filter(|r| r.resource.resource_type == "Patient")
+        .map(|r| format!("Patient/{}", r.resource.id))
+        .collect();
     let requests = converted
         .resources
         .into_iter()
@@ -248,6 +259,9 @@ async fn answer(frame: Frame, listener: &Listener) -> String {
     let job = Job {
         requests,
         merges: converted.merges,
+        peer,
+        control_id: message.control_id().into_owned(),
+        patients,
         done,
     };
     let outcome = match listener.jobs.send(job) {
@@ -319,27 +333,60 @@ fn write_jobs(store: &Store, queue: mpsc::Receiver<Job>, max_group: usize, clock
         }
         let requests: Vec<WriteRequest> = group.iter().flat_map(|j| j.requests.clone()).collect();
         let merges: Vec<PatientMerge> = group.iter().flat_map(|j| j.merges.clone()).collect();
-        match store.write_with_merges(requests, &merges, clock(), false) {
-            Ok(_) => {
-                for job in group {
-                    let _ = job.done.send(Ok(()));
-                }
-            }
-            Err(_) if group.len() > 1 => {
+        let results: Vec<Result<(), String>> =
+            match store.write_with_merges(requests, &merges, clock(), false) {
+                Ok(_) => group.iter().map(|_| Ok(())).collect(),
                 // One message may be at fault: each alone, so the others still commit.
-                for job in group {
-                    let result = store
-                        .write_with_merges(job.requests, &job.merges, clock(), false)
-                        .map(|_| ())
-                        .map_err(|e| e.to_string());
-                    let _ = job.done.send(result);
-                }
-            }
-            Err(e) => {
-                for job in group {
-                    let _ = job.done.send(Err(e.to_string()));
-                }
-            }
+                Err(_) if group.len() > 1 => group
+                    .iter()
+                    .map(|job| {
+                        store
+                            .write_with_merges(job.requests.clone(), &job.merges, clock(), false)
+                            .map(|_| ())
+                            .map_err(|e| e.to_string())
+                    })
+                    .collect(),
+                Err(e) => group.iter().map(|_| Err(e.to_string())).collect(),
+            };
+        // Every message leaves an entry in the audit trail (one append per group), before it
+        // is acknowledged.
+        let now = clock();
+        let records: Vec<AuditRecord> = group
+            .iter()
+            .zip(&results)
+            .map(|(job, result)| audit_record(job, result.is_ok(), now))
+            .collect();
+        if let Err(e) = crate::audit::append(store, records.iter()) {
+            tracing::error!(error = %e, "the audit entries of MLLP messages could not be written");
         }
+        for (job, result) in group.into_iter().zip(results) {
+            let _ = job.done.send(result);
+        }
+    }
+}
+
+/// The audit entry of one MLLP message: the sender's address, the message control id (not
+/// patient data) and the Patients it wrote.
+fn audit_record(job: &Job, stored: bool, now: i64) -> AuditRecord {
+    AuditRecord {
+        who: format!("mllp/{}", job.peer.ip()),
+        who_name: "MLLP sender".into(),
+        action: "ingest".into(),
+        status: if stored { 200 } else { 500 },
+        entities: job.patients.clone(),
+        query: None,
+        route: "MLLP".into(),
+        purpose: None,
+        address: Some(job.peer.to_string()),
+        recorded: now,
+        detail: Some(format!(
+            "HL7 v2 message {}: {}",
+            job.control_id,
+            if stored {
+                "stored, AA"
+            } else {
+                "not stored, AE"
+            }
+        )),
     }
 }
