@@ -113,6 +113,18 @@ const RELATIONS: &[&str] = &[
     "named",
     "name",
 ];
+/// Short forms of given names that the name lists lack or hold as common words: names only
+/// right after a relation word ("son Rob", "BROTHER VINNY", "daughter Lou").
+const NICKNAMES: &[&str] = &[
+    "rob", "bob", "bobby", "bill", "billy", "vinny", "vin", "hank", "jim", "jimmy", "tom", "tommy",
+    "dick", "rick", "ricky", "ron", "ronnie", "don", "donnie", "dan", "danny", "joe", "joey", "ed",
+    "eddie", "al", "sue", "susie", "pat", "patty", "peg", "peggy", "kate", "katie", "liz", "beth",
+    "meg", "jen", "jenny", "sal", "lou", "ted", "teddy", "ray", "art", "mike", "matt", "nick",
+    "ben", "sam", "tony", "vince", "chuck", "chris", "dave", "steve", "andy", "fred", "frank",
+    "greg", "jeff", "ken", "kenny", "larry", "phil", "pete", "rich", "rose", "dot", "dottie",
+    "bea", "connie", "terry", "jerry", "gerry", "barb", "deb", "debbie", "cathy", "kathy",
+];
+
 /// Words after a name that report to a clinician ("Smith aware"); the first five make a name of
 /// an unknown word before them.
 const AWARE: &[&str] = &[
@@ -640,6 +652,9 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                     && l1.len() >= 2
                     && (cx.dict.is_plain_name(l1)
                         || (cx.cap(i + 1) && !cx.dict.is_english(l1))
+                        // "NP CAROL", "NP grace made aware": a given name of the lists.
+                        || (cx.dict.first.contains(l1)
+                            && !matches!(l1, "will" | "may" | "mark" | "hope" | "page" | "else"))
                         || (!cx.informative
                             && !cx.dict.is_english(l1)
                             && (cx.dict.is_name(l1)
@@ -686,6 +701,22 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                 }
             }
         }
+        // "Dr Will Cole", "Dr. Art White": after a doctor's title, a given name that is also a
+        // common word, when a capitalized word follows.
+        if i + 2 < len
+            && matches!(cx.lower(i), "dr" | "doctor" | "drs")
+            && cx.title_gap(i + 1)
+            && cx.toks[i + 1].f.stop
+            && cx.dict.first.contains(cx.lower(i + 1))
+            && cx.informative
+            && cx.toks[i + 1].title
+            && cx.toks[i + 2].title
+            && cx.spaced(i + 2)
+            && !cx.toks[i + 2].f.stop
+        {
+            cx.mark(i + 1, Category::Name, 46, false);
+            cx.mark(i + 2, Category::Name, 46, true);
+        }
         // Credential rule. A name that is also a clinical word is a name here ("Carole Hayes,
         // RN", "Jean Hudson, RN").
         if i + 1 < len
@@ -702,10 +733,15 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                     && !cx.text[..cx.toks[i].start].ends_with(|c: char| c.is_ascii_digit()));
             let after_initial =
                 i > 0 && cx.is_initial(i - 1) && cx.spaced(i) && !cx.is_english_initial(i - 1);
+            // "irene snell, rn": a surname that is also a word, after a given name.
+            let after_given = i > 0
+                && cx.spaced(i)
+                && cx.dict.first.contains(cx.lower(i - 1))
+                && !cx.toks[i - 1].f.stop;
             let namey = cx.dict.is_name(l)
                 || !cx.dict.is_english(l)
                 || cx.is_initial(i)
-                || (after_initial && l.len() >= 3);
+                || ((after_initial || after_given) && l.len() >= 3);
             if cred_upper
                 && namey
                 && initial_ok
@@ -742,6 +778,7 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                 let f = cx.toks[k].f;
                 // A capitalized name list word, even a clinical one ("Husband Rich").
                 (!f.stop && (f.first || f.last) && cx.cap(k) && cx.informative) ||
+                NICKNAMES.contains(&l) ||
                 // A given name that is also a clinical word ("son Bill", "daughter Lou"), or a
                 // word that is neither English nor clinical ("dtr suzette").
                 (!f.stop
@@ -883,7 +920,14 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                 continue;
             }
             for k in [i + 1, i.wrapping_sub(1)] {
-                if k >= len || cx.marks[k].is_some() || cx.blocked(k) {
+                // A surname that is also a clinical word, right after a name ("CAROLE HAYES").
+                let clinical_surname = k == i + 1
+                    && k < len
+                    && cx.toks[k].f.clinical
+                    && !cx.toks[k].f.stop
+                    && cx.dict.last.contains(cx.lower(k))
+                    && (cx.cap(k) || !cx.informative);
+                if k >= len || cx.marks[k].is_some() || (cx.blocked(k) && !clinical_surname) {
                     continue;
                 }
                 let gap_ok = if k > i { cx.spaced(k) } else { cx.spaced(i) };
@@ -897,7 +941,8 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                 let lk = cx.lower(k);
                 let unknown =
                     !cx.toks[k].f.english && !cx.dict.weak.contains(lk) && lk.chars().count() >= 2;
-                let ok = (unknown && (cx.cap(k) || !cx.informative))
+                let ok = clinical_surname
+                    || (unknown && (cx.cap(k) || !cx.informative))
                     || cx.dict.is_plain_name(lk)
                     || (cx.is_initial(k) && (cx.toks[k].title || !cx.informative) && k < i);
                 if ok {

@@ -438,3 +438,34 @@ fn facility_names_and_wards() {
         "PT. INTUBATED ON [LOCATION] 2 FOR ACUTE RESPIRATORY FAILURE."
     );
 }
+
+/// Given names that are also common words, after titles, relation words and before credentials.
+#[test]
+fn common_word_names_in_name_contexts() {
+    let s = scrubber();
+    let id = PatientIdentity::empty();
+    let tag = |t: &str| s.scrub(t, &id, &Replacement::tags()).text;
+    assert_eq!(
+        tag("BP 88/40. NP CAROL MADE AWARE, HESPAN GIVEN."),
+        "BP 88/40. NP [NAME] MADE AWARE, HESPAN GIVEN."
+    );
+    assert_eq!(
+        tag("Plan explained by Dr Will Cole (attending) to the family."),
+        "Plan explained by Dr [NAME] (attending) to the family."
+    );
+    assert_eq!(
+        tag("LIVES ALONE. SON ROB VISITS DAILY."),
+        "LIVES ALONE. SON [NAME] VISITS DAILY."
+    );
+    assert_eq!(tag("report given to irene snell, rn"), "report given to [NAME], rn");
+    assert_eq!(
+        tag("CONTACT PERSON CAROLE HAYES AT HOME."),
+        "CONTACT PERSON [NAME] AT HOME."
+    );
+    assert_eq!(tag("his wife (201/324/1423) called"), "his wife ([PHONE]) called");
+    // The same words outside those contexts stay.
+    assert_eq!(
+        tag("Will rob the line of flow; the art line is out."),
+        "Will rob the line of flow; the art line is out."
+    );
+}
