@@ -113,6 +113,9 @@ const RELATIONS: &[&str] = &[
     "named",
     "name",
 ];
+/// Words before a ward's name and number ("to", "on", "per Quartermain 3 RN", "plan: …").
+const WARD_BEFORE: &[&str] = &["to", "from", "on", "at", "per", "transfer", "plan"];
+
 /// Short forms of given names that the name lists lack or hold as common words: names only
 /// right after a relation word ("son Rob", "BROTHER VINNY", "daughter Lou").
 const NICKNAMES: &[&str] = &[
@@ -990,7 +993,7 @@ fn places(cx: &mut Ctx<'_>) {
             || l == "st"
             || l == "saint"
             || l.len() <= 5
-            || (i >= 1 && matches!(cx.lower(i - 1), "to" | "from" | "on" | "at")))
+            || (i >= 1 && WARD_BEFORE.contains(&cx.lower(i - 1))))
         {
             continue;
         }
@@ -1097,9 +1100,9 @@ fn places(cx: &mut Ctx<'_>) {
                 cx.mark(k, Category::Location, 38, false);
             }
         }
-        // Ward: "transfer to X 2", "intubated on X 6".
+        // Ward: "transfer to X 2", "intubated on X 6", "plan: X 2 when bed available".
         if i >= 2
-            && matches!(cx.lower(i - 1), "to" | "from" | "on" | "at")
+            && WARD_BEFORE.contains(&cx.lower(i - 1))
             && cx.tight(i)
             && !cx.dict.is_english(&l)
         {
@@ -1116,7 +1119,12 @@ fn places(cx: &mut Ctx<'_>) {
             let verb = verb
                 || (digits == 1
                     && l.len() >= 5
-                    && after != Some('.')
+                    // "to Xxxxx 2.5" is a dose, "on X 6." a ward at the end of a sentence.
+                    && !(after == Some('.')
+                        && rest
+                            .chars()
+                            .nth(2 + digits)
+                            .is_some_and(|c| c.is_ascii_digit()))
                     && !cx.dict.near_english(&l)
                     && !cx.toks[i].f.clinical);
             // A transfer verb and an unknown word, without a number ("transferred to
@@ -1146,11 +1154,18 @@ fn places(cx: &mut Ctx<'_>) {
         {
             let prev = cx.lower(i - 1);
             let digit_before = cx.text[..cx.toks[i].start].ends_with(|c: char| c.is_ascii_digit());
-            if !digit_before
+            // "to MGH", "leave GH", or the hospital's emergency room or unit after it ("GH EW").
+            let unit_after = i + 1 < len
+                && cx.spaced(i + 1)
                 && matches!(
+                    cx.lower(i + 1),
+                    "ew" | "er" | "ed" | "micu" | "ccu" | "sicu" | "icu"
+                );
+            if !digit_before
+                && (matches!(
                     prev,
-                    "to" | "at" | "from" | "@" | "the" | "into" | "by" | "in"
-                )
+                    "to" | "at" | "from" | "@" | "the" | "into" | "by" | "in" | "leave" | "left"
+                ) || unit_after)
                 && !cx.dict.is_english(&l)
                 && !matches!(
                     l.as_str(),

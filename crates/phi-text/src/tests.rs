@@ -437,6 +437,19 @@ fn facility_names_and_wards() {
         tag("PT. INTUBATED ON QUARTERMAIN 2 FOR ACUTE RESPIRATORY FAILURE."),
         "PT. INTUBATED ON [LOCATION] 2 FOR ACUTE RESPIRATORY FAILURE."
     );
+    assert_eq!(
+        tag("PLAN: QUARTERMAIN 2 WHEN BED AVAIL. ASYSTOLIC ON QUARTERMAIN 6."),
+        "PLAN: [LOCATION] 2 WHEN BED AVAIL. ASYSTOLIC ON [LOCATION] 6."
+    );
+    assert_eq!(
+        tag("found unresponsive, brought to GH EW today"),
+        "found unresponsive, brought to [LOCATION] EW today"
+    );
+    // A dose after "to" is not a ward.
+    assert_eq!(
+        tag("increased levophed to 2.5 mcg"),
+        "increased levophed to 2.5 mcg"
+    );
 }
 
 /// Given names that are also common words, after titles, relation words and before credentials.
@@ -457,12 +470,18 @@ fn common_word_names_in_name_contexts() {
         tag("LIVES ALONE. SON ROB VISITS DAILY."),
         "LIVES ALONE. SON [NAME] VISITS DAILY."
     );
-    assert_eq!(tag("report given to irene snell, rn"), "report given to [NAME], rn");
+    assert_eq!(
+        tag("report given to irene snell, rn"),
+        "report given to [NAME], rn"
+    );
     assert_eq!(
         tag("CONTACT PERSON CAROLE HAYES AT HOME."),
         "CONTACT PERSON [NAME] AT HOME."
     );
-    assert_eq!(tag("his wife (201/324/1423) called"), "his wife ([PHONE]) called");
+    assert_eq!(
+        tag("his wife (201/324/1423) called"),
+        "his wife ([PHONE]) called"
+    );
     // The same words outside those contexts stay.
     assert_eq!(
         tag("Will rob the line of flow; the art line is out."),

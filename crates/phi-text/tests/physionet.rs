@@ -1,8 +1,8 @@
 //! Recall and precision on the PhysioNet deid gold standard (patients 1-130), in "patterns +
 //! dictionaries" mode (empty identity). Definitions: `salus_phi_text::eval`.
 //!
-//! The floors asserted are just below the figures this version reaches (measured: recall 0.918,
-//! Safe Harbor recall 0.918, precision 0.916): precision meets the product target of 0.85, recall
+//! The floors asserted are just below the figures this version reaches (measured: recall 0.925,
+//! Safe Harbor recall 0.924, precision 0.917): precision meets the product target of 0.85, recall
 //! is below the target of 0.98; see the README.
 
 use salus_phi_text::{eval, Options, Scrubber};
@@ -38,11 +38,11 @@ fn physionet_gold_standard() {
     }
     assert_eq!(report.recall_all.total, 1501);
     assert!(
-        report.recall_all.ratio() >= 0.91,
+        report.recall_all.ratio() >= 0.92,
         "recall {}",
         report.recall_all.ratio()
     );
-    assert!(report.recall_safe_harbor.ratio() >= 0.91);
+    assert!(report.recall_safe_harbor.ratio() >= 0.92);
     assert!(
         report.precision_all.ratio() >= 0.91,
         "precision {}",
@@ -51,7 +51,7 @@ fn physionet_gold_standard() {
     assert!(report.recall["Date"].ratio() >= 0.95);
     assert!(report.recall["DateYear"].ratio() >= 0.92);
     assert!(report.recall["HCPName"].ratio() >= 0.96);
-    assert!(report.recall["Location"].ratio() >= 0.82);
+    assert!(report.recall["Location"].ratio() >= 0.85);
     assert!(report.recall["RelativeProxyName"].ratio() >= 0.83);
     assert!(report.recall["Phone"].ratio() >= 0.90);
     assert!(report.precision[&salus_phi_text::Category::Name].ratio() >= 0.89);
