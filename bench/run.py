@@ -1050,6 +1050,14 @@ def hl7v2_benchmark(out_dir, salus, seconds=10, connections=8):
                                       capture_output=True, text=True, check=True,
                                       timeout=seconds + 120).stdout
                 doc["mllp"] = json.loads(load)
+                # For scale: the project's own small ADT A01 + ORU R01 pair (about 6 resources a
+                # message against the samples' 17), the size of an everyday feed's messages.
+                small = [os.path.join(REPO, "fixtures", "hl7v2", f) for f in ("adt_a01.hl7", "oru_r01.hl7")]
+                load = subprocess.run([os.path.join(examples, "mllp_load"), server.mllp,
+                                       str(connections), str(seconds)] + small,
+                                      capture_output=True, text=True, check=True,
+                                      timeout=seconds + 120).stdout
+                doc["mllp_small_messages"] = json.loads(load)
             finally:
                 server.stop()
             doc["mllp_messages_per_s"] = doc["mllp"]["messages_per_s"]
@@ -1075,6 +1083,8 @@ def hl7v2_benchmark(out_dir, salus, seconds=10, connections=8):
             ("  ACK latency p50 / p99 (ms)", f"{mllp['ack_latency_ms']['p50']:.1f} / "
              f"{mllp['ack_latency_ms']['p99']:.1f}", "", ""),
             ("  ACK codes", ", ".join(f"{k} {v}" for k, v in mllp["ack_codes"].items()), "", ""),
+            ("MLLP, fixtures/hl7v2 ADT+ORU (msg/s)", f"{doc['mllp_small_messages']['messages_per_s']:.0f}",
+             "", "(for scale)"),
         ]
         table = (f"HL7 v2 ({doc['samples_count']} ADT/ORU samples of Microsoft's FHIR-Converter)\n"
                  + "\n".join(f"  {a:<36} {b:>14} {c:>10} {d}" for a, b, c, d in rows))

@@ -88,7 +88,7 @@ pub(crate) fn map_sch(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
     put(&mut r, "identifier", identifiers);
     r.insert("status".into(), Value::String("booked".into()));
     let reason = seg.rep(7);
-    if let Some(reason_cc) = cwe(&reason, Some(&tables::v2_table_system("0276"))) {
+    if let Some(reason_cc) = cwe(&reason, Some(&tables::v2_system("0276"))) {
         let code = reason.c(1).to_ascii_uppercase();
         if matches!(
             code.as_str(),

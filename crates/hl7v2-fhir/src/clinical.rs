@@ -6,15 +6,19 @@ use serde_json::Value;
 use crate::datatypes::{self, cwe, practitioner, Person};
 use crate::tables;
 use crate::v2::{RepExt, SegExt};
-use crate::{ids, put, put_opt, Ctx};
+use crate::{ids, member, put, put_opt, Ctx};
 
 /// The (system, code-or-text) of a CodeableConcept, for keys.
 pub(crate) fn concept_key(concept: &Value) -> (String, String) {
-    let coding = &concept["coding"][0];
-    let system = coding["system"].as_str().unwrap_or("").to_string();
-    let code = coding["code"]
+    // Read by scanning the small objects (`member`), not by hashed look-ups.
+    let coding = member(concept, "coding")
+        .as_array()
+        .and_then(|c| c.first())
+        .unwrap_or(&Value::Null);
+    let system = member(coding, "system").as_str().unwrap_or("").to_string();
+    let code = member(coding, "code")
         .as_str()
-        .or_else(|| concept["text"].as_str())
+        .or_else(|| member(concept, "text").as_str())
         .unwrap_or("")
         .to_string();
     (system, code)
@@ -109,7 +113,7 @@ pub(crate) fn map_dg1(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
     }
     let (system, key) = concept_key(&code);
     let patient = ctx.patient_id().to_string();
-    let encounter = ctx.encounter.clone().unwrap_or_else(|| "-".into());
+    let encounter = ctx.encounter().cloned().unwrap_or_else(|| "-".into());
     let id = ids::id("Condition", &[&patient, &encounter, &system, &key]);
     let mut r = ctx.resource("Condition", &id);
     let verification = match seg.v(6).to_ascii_uppercase().as_str() {
@@ -153,7 +157,7 @@ pub(crate) fn map_dg1(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
         let mut entry = serde_json::Map::new();
         entry.insert(
             "condition".into(),
-            jv!({ "reference": format!("Condition/{id}") }),
+            jv!({ "reference": crate::reference_to("Condition", &id) }),
         );
         if let Some((c, d)) = role {
             entry.insert(
@@ -193,7 +197,7 @@ pub(crate) fn map_pr1(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
     }
     let (system, key) = concept_key(&code);
     let patient = ctx.patient_id().to_string();
-    let encounter = ctx.encounter.clone().unwrap_or_else(|| "-".into());
+    let encounter = ctx.encounter().cloned().unwrap_or_else(|| "-".into());
     let when = seg.v(5);
     let id = ids::id("Procedure", &[&patient, &encounter, &system, &key, &when]);
     let mut r = ctx.resource("Procedure", &id);

@@ -20,7 +20,7 @@ fn payor(ctx: &mut Ctx<'_>, seg: &Segment<'_>) -> Option<(String, Value)> {
     } else {
         return None;
     };
-    let reference = format!("Organization/{id}");
+    let reference = crate::reference_to("Organization", &id);
     if !ctx.has(&reference) {
         let mut r = ctx.resource("Organization", &id);
         if let Some(identifier) = cx(ctx, seg, 3, &company, None) {
@@ -76,7 +76,7 @@ pub(crate) fn map_in1(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
     put_opt(
         &mut r,
         "type",
-        cwe(&seg.rep(15), Some(&tables::v2_table_system("0086"))),
+        cwe(&seg.rep(15), Some(&tables::v2_system("0086"))),
     );
     put(&mut r, "subscriberId", subscriber_id.as_ref());
     r.insert("beneficiary".into(), ctx.patient_ref());
@@ -90,7 +90,7 @@ pub(crate) fn map_in1(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
             codings.push(jv!({ "system": tables::SUBSCRIBER_RELATIONSHIP, "code": code }));
         }
         codings.extend(datatypes::coding(
-            Some(&tables::v2_table_system("0063")),
+            Some(&tables::v2_system("0063")),
             &rel_code,
             &relationship.c(2),
         ));

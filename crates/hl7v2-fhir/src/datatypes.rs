@@ -2,34 +2,37 @@
 //! HumanName, XAD → Address, XTN → ContactPoint, XCN/CNN → Practitioner reference, PL →
 //! Location reference, NM → decimal, NM + CWE unit → Quantity. (TS is in [`crate::ts`].)
 
+use std::borrow::Cow;
+
 use salus_hl7v2::{Rep, Segment};
 use serde_json::{Map, Number, Value};
 
 use crate::tables;
 use crate::v2::{Parts, RepExt};
-use crate::{ids, put, put_opt, Ctx};
+use crate::{ids, nonempty, put, put_opt, text, Ctx, Shape};
 
 /// `Coding`, or `None` without a code.
 pub fn coding(system: Option<&str>, code: &str, display: &str) -> Option<Value> {
+    static SHAPE: Shape = Shape::new(&["system", "code", "display"], 0);
     if code.is_empty() {
         return None;
     }
-    let mut c = Map::new();
-    put_opt(&mut c, "system", system);
-    c.insert("code".into(), Value::String(code.into()));
-    put(&mut c, "display", display);
-    Some(Value::Object(c))
+    Some(Value::Object(SHAPE.build_some([
+        system.and_then(text),
+        Some(Value::String(code.into())),
+        text(display),
+    ])))
 }
 
 /// The FHIR system for a v2 coding-system name (table 0396); a name FHIR has no URI for is
 /// kept as `urn:hl7v2:codesystem:<name>` so the code keeps its meaning.
-pub fn system_for(name: &str, default: Option<&str>) -> Option<String> {
+pub fn system_for<'d>(name: &str, default: Option<&'d str>) -> Option<Cow<'d, str>> {
     if name.is_empty() {
-        return default.map(str::to_string);
+        return default.map(Cow::Borrowed);
     }
     Some(
-        tables::coding_system(name)
-            .unwrap_or_else(|| format!("urn:hl7v2:codesystem:{}", ids::uri_encode(name))),
+        tables::coding_system_cow(name)
+            .unwrap_or_else(|| Cow::Owned(ids::prefixed_uri("urn:hl7v2:codesystem:", name))),
     )
 }
 
@@ -52,10 +55,10 @@ pub fn cwe(rep: &Rep<'_>, default_system: Option<&str>) -> Option<Value> {
     if codings.is_empty() && text.is_empty() {
         return None;
     }
-    let mut cc = Map::new();
-    put(&mut cc, "coding", codings);
-    put(&mut cc, "text", text.as_ref());
-    Some(Value::Object(cc))
+    static CONCEPT: Shape = Shape::new(&["coding", "text"], 0);
+    Some(Value::Object(
+        CONCEPT.build_some([nonempty(codings), crate::text(&text)]),
+    ))
 }
 
 /// A CodeableConcept with one coding and no text.
@@ -68,7 +71,7 @@ pub fn table_concept(table: &str, code: &str, display: &str) -> Option<Value> {
     if code.is_empty() {
         return None;
     }
-    Some(concept(&tables::v2_table_system(table), code, display))
+    Some(concept(&tables::v2_system(table), code, display))
 }
 
 /// `Identifier.system` for an assigning authority (HD namespace, universal id, universal id
@@ -102,7 +105,7 @@ pub fn authority_system(
     } else {
         namespace
     };
-    (!name.is_empty()).then(|| format!("urn:hl7v2:authority:{}", ids::uri_encode(name)))
+    (!name.is_empty()).then(|| ids::prefixed_uri("urn:hl7v2:authority:", name))
 }
 
 /// The authority of an HD-typed component: namespace, else universal id.
@@ -142,27 +145,27 @@ pub fn cx(
         })
         .or_else(|| authority_system(ctx, &ns, &uid, &kind))
         .or_else(|| fallback.and_then(|a| authority_system(ctx, a, "", "")));
-    let mut id = Map::new();
-    if !type_code.is_empty() {
+    static IDENTIFIER: Shape = Shape::new(&["type", "system", "value", "period", "assigner"], 0);
+    static PERIOD: Shape = Shape::new(&["start", "end"], 0);
+    let type_concept = (!type_code.is_empty()).then(|| {
         let display = tables::identifier_type_display(&type_code).unwrap_or("");
-        id.insert(
-            "type".into(),
-            concept(&tables::v2_table_system("0203"), &type_code, display),
-        );
-    }
-    put_opt(&mut id, "system", system);
-    id.insert("value".into(), Value::String(value.into_owned()));
+        concept(&tables::v2_system("0203"), &type_code, display)
+    });
     let start = rep.c(7);
     let end = rep.c(8);
-    let mut period = Map::new();
-    put_opt(&mut period, "start", ctx.date_time(seg, field, &start));
-    put_opt(&mut period, "end", ctx.date_time(seg, field, &end));
-    put(&mut id, "period", period);
+    let start = ctx.date_time(seg, field, &start).and_then(nonempty);
+    let end = ctx.date_time(seg, field, &end).and_then(nonempty);
+    let period =
+        (start.is_some() || end.is_some()).then(|| Value::Object(PERIOD.build_some([start, end])));
     let assigner = if ns.is_empty() { uid } else { ns };
-    if !assigner.is_empty() {
-        id.insert("assigner".into(), jv!({ "display": assigner }));
-    }
-    Some(Value::Object(id))
+    let assigner = (!assigner.is_empty()).then(|| jv!({ "display": assigner }));
+    Some(Value::Object(IDENTIFIER.build_some([
+        type_concept,
+        system.and_then(nonempty),
+        Some(Value::String(value.into_owned())),
+        period,
+        assigner,
+    ])))
 }
 
 /// EI (1 id, 2 namespace, 3 universal id, 4 type) as (value, authority).
@@ -200,7 +203,7 @@ pub fn ei_identifier(
         id.insert(
             "type".into(),
             concept(
-                &tables::v2_table_system("0203"),
+                &tables::v2_system("0203"),
                 t,
                 tables::identifier_type_display(t).unwrap_or(""),
             ),
@@ -242,13 +245,14 @@ fn human_name(
     if family.is_empty() && given.is_empty() {
         return None;
     }
-    let mut name = Map::new();
-    put_opt(&mut name, "use", name_use);
-    put(&mut name, "family", family);
-    put(&mut name, "given", given);
-    put(&mut name, "prefix", list(prefix));
-    put(&mut name, "suffix", list(suffix));
-    Some(Value::Object(name))
+    static NAME: Shape = Shape::new(&["use", "family", "given", "prefix", "suffix"], 0);
+    Some(Value::Object(NAME.build_some([
+        name_use.and_then(text),
+        text(family),
+        nonempty(given),
+        nonempty(list(prefix)),
+        nonempty(list(suffix)),
+    ])))
 }
 
 /// XAD (1 street, 2 other designation, 3 city, 4 state, 5 zip, 6 country, 7 type, 9 county)
@@ -343,55 +347,57 @@ pub fn xtn(rep: &Rep<'_>, default_use: Option<&str>) -> Option<Value> {
     } else {
         tables::telecom_use(&use_code).or(default_use)
     };
-    let mut cp = Map::new();
-    cp.insert("system".into(), Value::String(system.into()));
-    cp.insert("value".into(), Value::String(value));
-    put_opt(&mut cp, "use", contact_use);
-    Some(Value::Object(cp))
+    static CONTACT: Shape = Shape::new(&["system", "value", "use"], 0);
+    Some(Value::Object(CONTACT.build_some([
+        Some(Value::String(system.into())),
+        Some(Value::String(value)),
+        contact_use.and_then(crate::text),
+    ])))
 }
 
-/// A person as XCN or CNN writes them.
+/// A person as XCN or CNN writes them, borrowing from the message where no escape had to be
+/// decoded (a person is read for every clinician field, and most name nobody new).
 #[derive(Debug, Default)]
-pub struct Person {
-    pub id: String,
-    pub family: String,
-    pub given: String,
-    pub middle: String,
-    pub suffix: String,
-    pub prefix: String,
-    pub degree: String,
-    pub authority_ns: String,
-    pub authority_uid: String,
-    pub authority_type: String,
-    pub id_type: String,
+pub struct Person<'a> {
+    pub id: Cow<'a, str>,
+    pub family: Cow<'a, str>,
+    pub given: Cow<'a, str>,
+    pub middle: Cow<'a, str>,
+    pub suffix: Cow<'a, str>,
+    pub prefix: Cow<'a, str>,
+    pub degree: Cow<'a, str>,
+    pub authority_ns: Cow<'a, str>,
+    pub authority_uid: Cow<'a, str>,
+    pub authority_type: Cow<'a, str>,
+    pub id_type: Cow<'a, str>,
 }
 
-impl Person {
+impl<'a> Person<'a> {
     /// XCN: 1 id, 2 family, 3 given, 4 middle, 5 suffix, 6 prefix, 7 degree, 9 authority,
     /// 13 identifier type.
-    pub fn xcn(rep: &Rep<'_>) -> Person {
+    pub fn xcn(rep: &Rep<'a>) -> Person<'a> {
         let rep = &Parts::new(rep);
         Person {
-            id: rep.c(1).into_owned(),
-            family: rep.s(2, 1).into_owned(),
-            given: rep.c(3).into_owned(),
-            middle: rep.c(4).into_owned(),
-            suffix: rep.c(5).into_owned(),
-            prefix: rep.c(6).into_owned(),
-            degree: rep.c(7).into_owned(),
-            authority_ns: rep.s(9, 1).into_owned(),
-            authority_uid: rep.s(9, 2).into_owned(),
-            authority_type: rep.s(9, 3).into_owned(),
-            id_type: rep.c(13).into_owned(),
+            id: rep.c(1),
+            family: rep.s(2, 1),
+            given: rep.c(3),
+            middle: rep.c(4),
+            suffix: rep.c(5),
+            prefix: rep.c(6),
+            degree: rep.c(7),
+            authority_ns: rep.s(9, 1),
+            authority_uid: rep.s(9, 2),
+            authority_type: rep.s(9, 3),
+            id_type: rep.c(13),
         }
     }
 
     /// CNN inside component `c` (OBR-32 and friends): the same parts as subcomponents, 9-11
     /// the authority.
-    pub fn cnn(rep: &Rep<'_>, c: usize) -> Person {
+    pub fn cnn(rep: &Rep<'a>, c: usize) -> Person<'a> {
         // The component is found once; its subcomponents are short.
         let comp = rep.component(c);
-        let sub = |n: usize| crate::v2::clean(comp.sub_value(n)).into_owned();
+        let sub = |n: usize| crate::v2::clean(comp.sub_value(n));
         Person {
             id: sub(1),
             family: sub(2),
@@ -403,44 +409,48 @@ impl Person {
             authority_ns: sub(9),
             authority_uid: sub(10),
             authority_type: sub(11),
-            id_type: String::new(),
+            id_type: Cow::Borrowed(""),
         }
     }
 
     fn display(&self) -> String {
-        [
-            self.prefix.as_str(),
+        let parts = [
+            &self.prefix,
             &self.given,
             &self.middle,
             &self.family,
             &self.suffix,
-        ]
-        .iter()
-        .filter(|p| !p.is_empty())
-        .copied()
-        .collect::<Vec<_>>()
-        .join(" ")
+        ];
+        let mut out = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+        for part in parts.iter().filter(|p| !p.is_empty()) {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(part);
+        }
+        out
     }
 }
 
 /// A reference to the Practitioner a person field names, emitting the Practitioner (once per
 /// message). Without an id there is nothing to key a resource on: the reference is
 /// `display` only.
-pub fn practitioner(ctx: &mut Ctx<'_>, person: &Person) -> Option<Value> {
+pub fn practitioner(ctx: &mut Ctx<'_>, person: &Person<'_>) -> Option<Value> {
     let display = person.display();
     if person.id.is_empty() {
         return (!display.is_empty()).then(|| jv!({ "display": display }));
     }
-    let authority = if !person.authority_ns.is_empty() {
-        person.authority_ns.clone()
+    let authority: &str = if !person.authority_ns.is_empty() {
+        &person.authority_ns
     } else if !person.authority_uid.is_empty() {
-        person.authority_uid.clone()
+        &person.authority_uid
     } else {
-        ctx.sending_facility.clone()
+        &ctx.sending_facility
     };
-    let id = ids::id("Practitioner", &[&authority, &person.id]);
-    let reference = format!("Practitioner/{id}");
+    let id = ids::id("Practitioner", &[authority, &person.id]);
+    let reference = crate::reference_to("Practitioner", &id);
     if !ctx.has(&reference) {
+        let authority = authority.to_string();
         let mut r = ctx.resource("Practitioner", &id);
         let mut identifier = Map::new();
         if !person.id_type.is_empty() {
@@ -448,7 +458,7 @@ pub fn practitioner(ctx: &mut Ctx<'_>, person: &Person) -> Option<Value> {
             identifier.insert(
                 "type".into(),
                 concept(
-                    &tables::v2_table_system("0203"),
+                    &tables::v2_system("0203"),
                     &t,
                     tables::identifier_type_display(&t).unwrap_or(""),
                 ),
@@ -466,7 +476,7 @@ pub fn practitioner(ctx: &mut Ctx<'_>, person: &Person) -> Option<Value> {
             .or_else(|| authority_system(ctx, &authority, "", ""))
         };
         put_opt(&mut identifier, "system", system);
-        identifier.insert("value".into(), Value::String(person.id.clone()));
+        identifier.insert("value".into(), Value::String(person.id.to_string()));
         r.insert("identifier".into(), jv!([identifier]));
         let name = human_name(
             &person.family,
@@ -480,10 +490,13 @@ pub fn practitioner(ctx: &mut Ctx<'_>, person: &Person) -> Option<Value> {
         }
         ctx.push(r);
     }
-    let mut reference_value = Map::new();
-    reference_value.insert("reference".into(), Value::String(reference));
-    put(&mut reference_value, "display", display);
-    Some(Value::Object(reference_value))
+    Some(display_reference(reference, display))
+}
+
+/// `{"reference": …, "display": …}`, without the display when it is blank.
+fn display_reference(reference: String, display: String) -> Value {
+    static REFERENCE: Shape = Shape::new(&["reference", "display"], 0);
+    Value::Object(REFERENCE.build_some([Some(Value::String(reference)), nonempty(display)]))
 }
 
 /// PL (1 point of care, 2 room, 3 bed, 4 facility, 7 building, 8 floor, 9 description) → a
@@ -510,7 +523,7 @@ pub fn location(ctx: &mut Ctx<'_>, rep: &Rep<'_>) -> Option<Value> {
         .copied()
         .collect::<Vec<_>>()
         .join(" ");
-    let reference = format!("Location/{id}");
+    let reference = crate::reference_to("Location", &id);
     if !ctx.has(&reference) {
         let mut r = ctx.resource("Location", &id);
         put(&mut r, "name", name.as_str());
@@ -541,10 +554,7 @@ pub fn location(ctx: &mut Ctx<'_>, rep: &Rep<'_>) -> Option<Value> {
         }
         ctx.push(r);
     }
-    let mut reference_value = Map::new();
-    reference_value.insert("reference".into(), Value::String(reference));
-    put(&mut reference_value, "display", name);
-    Some(Value::Object(reference_value))
+    Some(display_reference(reference, name))
 }
 
 /// An NM value as a FHIR decimal, keeping every digit: a leading `+` and leading zeros go
@@ -581,43 +591,49 @@ pub fn decimal(text: &str) -> Option<Number> {
 
 /// The unit of a quantity, from a CWE (1 code, 2 text, 3 system): UCUM code and system when
 /// the CWE says UCUM or the code is one UCUM spells the same; else text only.
-pub fn unit(rep: &Rep<'_>) -> Map<String, Value> {
+#[derive(Debug, Default)]
+pub struct Unit {
+    /// `Quantity.unit` (the text, else the code).
+    pub unit: Option<String>,
+    /// The UCUM code, when the unit is UCUM.
+    pub ucum: Option<String>,
+}
+
+pub fn unit(rep: &Rep<'_>) -> Unit {
     let rep = &Parts::new(rep);
-    let mut q = Map::new();
     let code = rep.c(1);
     let text = rep.c(2);
     let system = rep.c(3);
     let ucum = system.eq_ignore_ascii_case("UCUM")
         || system.eq_ignore_ascii_case("ANSI+")
         || (system.is_empty() && tables::looks_ucum(&code));
+    // Blank values are left out, as `put` leaves them out.
+    let shown = |s: &str| (!crate::v2::trim(s).is_empty()).then(|| s.to_string());
     if code.is_empty() {
-        put(&mut q, "unit", text.as_ref());
-        return q;
+        return Unit {
+            unit: shown(&text),
+            ucum: None,
+        };
     }
-    put(
-        &mut q,
-        "unit",
-        if text.is_empty() {
-            code.as_ref()
-        } else {
-            text.as_ref()
-        },
-    );
-    if ucum {
-        q.insert("system".into(), Value::String(tables::UCUM.into()));
-        q.insert("code".into(), Value::String(code.into_owned()));
+    Unit {
+        unit: shown(if text.is_empty() { &code } else { &text }),
+        ucum: ucum.then(|| code.into_owned()),
     }
-    q
 }
 
 /// A Quantity from a number and a unit (which may be empty).
-pub fn quantity(value: Number, unit: &Map<String, Value>) -> Value {
-    let mut q = Map::new();
-    q.insert("value".into(), Value::Number(value));
-    for (k, v) in unit {
-        q.insert(k.clone(), v.clone());
-    }
-    Value::Object(q)
+pub fn quantity(value: Number, unit: &Unit) -> Value {
+    static QUANTITY: Shape = Shape::new(&["value", "unit", "system", "code"], 0);
+    Value::Object(
+        QUANTITY.build_some([
+            Some(Value::Number(value)),
+            unit.unit.clone().map(Value::String),
+            unit.ucum
+                .as_ref()
+                .map(|_| Value::String(tables::UCUM.into())),
+            unit.ucum.clone().map(Value::String),
+        ]),
+    )
 }
 
 #[cfg(test)]

@@ -67,7 +67,7 @@ pub(crate) fn map_txa(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
     put_opt(
         &mut r,
         "type",
-        cwe(&seg.rep(2), Some(&tables::v2_table_system("0270"))),
+        cwe(&seg.rep(2), Some(&tables::v2_system("0270"))),
     );
     r.insert(
         "category".into(),
@@ -84,7 +84,7 @@ pub(crate) fn map_txa(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
     for field in [5, 9] {
         for rep in seg.reps(field) {
             if let Some(a) = practitioner(ctx, &Person::xcn(&rep)) {
-                if !authors.contains(&a) {
+                if !authors.iter().any(|x| crate::same_value(x, &a)) {
                     authors.push(a);
                 }
             }

@@ -77,19 +77,19 @@ pub(crate) fn status(family: Family, trigger: &str, pv1: &Segment<'_>) -> &'stat
 
 /// PV1 → Encounter.
 pub(crate) fn map_pv1(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
-    let Some(id) = ctx.encounter.clone() else {
+    let Some(id) = ctx.encounter().cloned() else {
         return;
     };
     let status = status(ctx.family, &ctx.trigger, seg);
     let mut r = ctx.resource("Encounter", &id);
 
     let visit = seg.rep(19);
-    let fallback = ctx.patient.as_ref().map(|p| p.authority.clone());
+    let fallback = ctx.patient().map(|p| p.authority.clone());
     if let Some(Value::Object(mut identifier)) = cx(ctx, seg, 19, &visit, fallback.as_deref()) {
         if !identifier.contains_key("type") {
             identifier.insert(
                 "type".into(),
-                datatypes::concept(&tables::v2_table_system("0203"), "VN", "Visit number"),
+                datatypes::concept(&tables::v2_system("0203"), "VN", "Visit number"),
             );
         }
         r.insert("identifier".into(), jv!([identifier]));
@@ -119,12 +119,12 @@ pub(crate) fn map_pv1(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
     put_opt(
         &mut r,
         "type",
-        cwe(&seg.rep(4), Some(&tables::v2_table_system("0007"))).map(|t| jv!([t])),
+        cwe(&seg.rep(4), Some(&tables::v2_system("0007"))).map(|t| jv!([t])),
     );
     put_opt(
         &mut r,
         "serviceType",
-        cwe(&seg.rep(10), Some(&tables::v2_table_system("0069"))),
+        cwe(&seg.rep(10), Some(&tables::v2_system("0069"))),
     );
     r.insert("subject".into(), ctx.patient_ref());
 
@@ -162,17 +162,17 @@ pub(crate) fn map_pv1(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
     put_opt(
         &mut hospitalization,
         "admitSource",
-        cwe(&seg.rep(14), Some(&tables::v2_table_system("0023"))),
+        cwe(&seg.rep(14), Some(&tables::v2_system("0023"))),
     );
     put_opt(
         &mut hospitalization,
         "reAdmission",
-        cwe(&seg.rep(13), Some(&tables::v2_table_system("0092"))),
+        cwe(&seg.rep(13), Some(&tables::v2_system("0092"))),
     );
     put_opt(
         &mut hospitalization,
         "dischargeDisposition",
-        cwe(&seg.rep(36), Some(&tables::v2_table_system("0112"))),
+        cwe(&seg.rep(36), Some(&tables::v2_system("0112"))),
     );
     put(&mut r, "hospitalization", hospitalization);
 

@@ -35,7 +35,7 @@ fn yes_no(code: &str) -> Option<Value> {
         _ => return None,
     };
     Some(datatypes::concept(
-        &tables::v2_table_system("0136"),
+        &tables::v2_system("0136"),
         code,
         display,
     ))
@@ -143,7 +143,7 @@ pub(crate) fn map_pda(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
 pub(crate) fn map_acc(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
     let description = seg.rep(8).text().trim().to_string();
     let value = if description.is_empty() {
-        cwe(&seg.rep(2), Some(&tables::v2_table_system("0050")))
+        cwe(&seg.rep(2), Some(&tables::v2_system("0050")))
             .and_then(|cc| {
                 cc["text"]
                     .as_str()
@@ -234,7 +234,7 @@ pub(crate) fn map_rf1(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
     put_opt(
         &mut r,
         "category",
-        cwe(&seg.rep(3), Some(&tables::v2_table_system("0281"))).map(|c| jv!([c])),
+        cwe(&seg.rep(3), Some(&tables::v2_system("0281"))).map(|c| jv!([c])),
     );
     let priority = match seg.v(2).to_ascii_uppercase().as_str() {
         "S" => Some("stat"),
@@ -259,7 +259,7 @@ pub(crate) fn map_rf1(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
     let reasons: Vec<Value> = seg
         .reps(10)
         .iter()
-        .filter_map(|rep| cwe(rep, Some(&tables::v2_table_system("0336"))))
+        .filter_map(|rep| cwe(rep, Some(&tables::v2_system("0336"))))
         .collect();
     put(&mut r, "reasonCode", reasons);
     ctx.push(r);

@@ -30,7 +30,7 @@ fn manufacturer(ctx: &mut Ctx<'_>, seg: &Segment<'_>) -> Option<Value> {
     } else {
         ids::id("Organization", &["MVX", &code])
     };
-    let reference = format!("Organization/{id}");
+    let reference = crate::reference_to("Organization", &id);
     if !ctx.has(&reference) {
         let mut r = ctx.resource("Organization", &id);
         if !code.is_empty() {
@@ -166,14 +166,14 @@ pub(crate) fn map_rxa(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
     let mut performers = Vec::new();
     if let Some(actor) = ctx.order.requester.clone() {
         performers.push(jv!({
-            "function": datatypes::concept(&tables::v2_table_system("0443"), "OP", "Ordering Provider"),
+            "function": datatypes::concept(&tables::v2_system("0443"), "OP", "Ordering Provider"),
             "actor": actor
         }));
     }
     for rep in seg.reps(10) {
         if let Some(actor) = practitioner(ctx, &Person::xcn(&rep)) {
             performers.push(jv!({
-                "function": datatypes::concept(&tables::v2_table_system("0443"), "AP", "Administering Provider"),
+                "function": datatypes::concept(&tables::v2_system("0443"), "AP", "Administering Provider"),
                 "actor": actor
             }));
         }
@@ -191,8 +191,8 @@ pub(crate) fn map_rxr(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
         ctx.warn(seg, None, "route without an administration before it");
         return;
     };
-    let route = cwe(&seg.rep(1), Some(&tables::v2_table_system("0162")));
-    let site = cwe(&seg.rep(2), Some(&tables::v2_table_system("0163")));
+    let route = cwe(&seg.rep(1), Some(&tables::v2_system("0162")));
+    let site = cwe(&seg.rep(2), Some(&tables::v2_system("0163")));
     if let Some(r) = ctx.at(index) {
         put_opt(r, "site", site);
         put_opt(r, "route", route);

@@ -81,32 +81,28 @@
 /// `json!`-like construction that moves values in (`Value::from`) instead of serialising them:
 /// `serde_json::json!` turns every interpolated expression into a Value through the serde
 /// serializer, which deep-copies nested values at every level; this mapping builds deep trees,
-/// and that copying was most of its run time.
+/// and that copying was most of its run time. Each object literal is a [`Shape`] (a static
+/// per call site), so its keys are not hashed again for every object built.
 macro_rules! jv {
-    ({ $($tt:tt)* }) => {{
-        #[allow(unused_mut)]
-        let mut map = serde_json::Map::new();
-        jv_object!(map; $($tt)*);
-        serde_json::Value::Object(map)
-    }};
+    ({ $($tt:tt)* }) => { jv_object!([] []; $($tt)*) };
     ([ $($tt:tt)* ]) => { serde_json::Value::Array(jv_array!([] $($tt)*)) };
     ($e:expr) => { serde_json::Value::from($e) };
 }
 
-/// Object entries of [`jv!`].
+/// Object entries of [`jv!`]: keys and values are gathered, then built from the shape.
 macro_rules! jv_object {
-    ($m:ident;) => {};
-    ($m:ident; $k:literal : { $($v:tt)* } $(, $($rest:tt)*)?) => {
-        $m.insert($k.into(), jv!({ $($v)* }));
-        jv_object!($m; $($($rest)*)?);
+    ([$($k:literal)*] [$($v:expr),*];) => {{
+        static SHAPE: $crate::Shape = $crate::Shape::new(&[$($k),*], 0);
+        serde_json::Value::Object(SHAPE.build([$($v),*]))
+    }};
+    ([$($k:literal)*] [$($v:expr),*]; $key:literal : { $($inner:tt)* } $(, $($rest:tt)*)?) => {
+        jv_object!([$($k)* $key] [$($v,)* jv!({ $($inner)* })]; $($($rest)*)?)
     };
-    ($m:ident; $k:literal : [ $($v:tt)* ] $(, $($rest:tt)*)?) => {
-        $m.insert($k.into(), jv!([ $($v)* ]));
-        jv_object!($m; $($($rest)*)?);
+    ([$($k:literal)*] [$($v:expr),*]; $key:literal : [ $($inner:tt)* ] $(, $($rest:tt)*)?) => {
+        jv_object!([$($k)* $key] [$($v,)* jv!([ $($inner)* ])]; $($($rest)*)?)
     };
-    ($m:ident; $k:literal : $v:expr $(, $($rest:tt)*)?) => {
-        $m.insert($k.into(), serde_json::Value::from($v));
-        jv_object!($m; $($($rest)*)?);
+    ([$($k:literal)*] [$($v:expr),*]; $key:literal : $e:expr $(, $($rest:tt)*)?) => {
+        jv_object!([$($k)* $key] [$($v,)* serde_json::Value::from($e)]; $($($rest)*)?)
     };
 }
 
@@ -125,6 +121,7 @@ macro_rules! jv_array {
 }
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
 
 use salus_hl7v2::{Message, Segment};
 use serde_json::{Map, Value};
@@ -272,9 +269,11 @@ pub fn map_message(message: &Message<'_>, options: &MapOptions) -> Result<Mapped
             reason: format!("a {code}^{trigger} message needs a PID segment: without a patient nothing it says can be filed"),
         });
     };
-    ctx.patient = Some(patient::identify(&ctx, pid, 3)?);
+    let patient = patient::identify(&ctx, pid, 3)?;
+    ctx.set_patient(patient);
     if let Some(pv1) = message.segment("PV1") {
-        ctx.encounter = encounter::identify(&mut ctx, pv1);
+        let encounter = encounter::identify(&mut ctx, pv1);
+        ctx.set_encounter(encounter);
     }
     walk(&mut ctx, message);
     Ok(ctx.finish(None))
@@ -386,20 +385,25 @@ pub(crate) struct Ctx<'o> {
     pub options: &'o MapOptions,
     pub family: Family,
     pub trigger: String,
-    /// `meta.source` of every resource but the shared ones.
-    pub source: String,
-    /// `meta.source` of Practitioners, Organizations and Locations (the application alone).
-    pub shared_source: String,
+    /// `meta` of every resource but the shared ones: `{"source": …}`, built once and cloned
+    /// (a clone copies the map's hash table instead of hashing the key again).
+    meta: Value,
+    /// `meta` of Practitioners, Organizations and Locations (the application alone).
+    shared_meta: Value,
     /// MSH-3.1 and MSH-10, for the last-resort keys.
     pub sending_application: String,
     pub control_id: String,
     /// MSH-4 (namespace, else universal id): the default authority.
     pub sending_facility: String,
-    pub patient: Option<PatientId>,
-    pub encounter: Option<String>,
+    patient: Option<PatientId>,
+    encounter: Option<String>,
+    /// `{"reference": "Patient/<id>"}` and the same for the Encounter, built once: nearly every
+    /// resource refers to both, and a clone skips the key hashing and the `format!`.
+    patient_reference: Option<Value>,
+    encounter_reference: Option<Value>,
     pub resources: Vec<Value>,
     /// `Type/id` → position in `resources`, so a resource is emitted once.
-    index: HashMap<String, usize>,
+    index: HashMap<String, usize, ids::FastHash>,
     pub warnings: Vec<MapIssue>,
     /// The Encounter's position, for PV2 and DG1 to add to it.
     pub encounter_index: Option<usize>,
@@ -442,19 +446,23 @@ impl<'o> Ctx<'o> {
             options,
             family: Family::Adt,
             trigger,
-            source: format!(
+            meta: jv!({ "source": format!(
                 "urn:hl7v2:{}:{}",
                 ids::uri_encode(&sending_application),
                 ids::uri_encode(&control_id)
-            ),
-            shared_source: format!("urn:hl7v2:{}", ids::uri_encode(&sending_application)),
+            ) }),
+            shared_meta: jv!({
+                "source": format!("urn:hl7v2:{}", ids::uri_encode(&sending_application))
+            }),
             sending_application,
             control_id,
             sending_facility: facility,
             patient: None,
             encounter: None,
+            patient_reference: None,
+            encounter_reference: None,
             resources: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
             warnings: Vec::new(),
             encounter_index: None,
             last_observation: None,
@@ -487,29 +495,34 @@ impl<'o> Ctx<'o> {
 
     /// A new resource: `resourceType`, `id` and `meta.source`, in that order.
     pub fn resource(&self, resource_type: &str, id: &str) -> Map<String, Value> {
-        let mut r = Map::new();
-        r.insert("resourceType".into(), Value::String(resource_type.into()));
-        r.insert("id".into(), Value::String(id.into()));
-        let source = match resource_type {
-            "Practitioner" | "Organization" | "Location" => self.shared_source.as_str(),
-            _ => self.source.as_str(),
+        // Room for a typical resource's elements, so that it is not regrown (and every key
+        // rehashed) three times as it fills.
+        static HEADER: Shape = Shape::new(&["resourceType", "id", "meta"], 9);
+        let meta = match resource_type {
+            "Practitioner" | "Organization" | "Location" => &self.shared_meta,
+            _ => &self.meta,
         };
-        r.insert("meta".into(), jv!({ "source": source }));
-        r
+        HEADER.build([
+            Value::String(resource_type.into()),
+            Value::String(id.into()),
+            meta.clone(),
+        ])
     }
 
     /// Emit a resource; returns its position. A resource with the same type and id as one
     /// already emitted is not emitted again (the first wins: a Practitioner named twice, a
     /// specimen shared by two reports).
     pub fn push(&mut self, resource: Map<String, Value>) -> usize {
-        let key = format!(
-            "{}/{}",
+        // Found by a scan (they are the first two entries), not by hashed look-ups.
+        let find = |key: &str| {
             resource
-                .get("resourceType")
-                .and_then(Value::as_str)
-                .unwrap_or(""),
-            resource.get("id").and_then(Value::as_str).unwrap_or("")
-        );
+                .iter()
+                .find(|(k, _)| k.as_str() == key)
+                .and_then(|(_, v)| v.as_str())
+                .unwrap_or("")
+        };
+        let (resource_type, id) = (find("resourceType"), find("id"));
+        let key = reference_to(resource_type, id);
         if let Some(&at) = self.index.get(&key) {
             return at;
         }
@@ -542,14 +555,37 @@ impl<'o> Ctx<'o> {
         self.patient.as_ref().map_or("", |p| p.id.as_str())
     }
 
+    /// The patient the message is about (A40: the survivor being mapped).
+    pub fn patient(&self) -> Option<&PatientId> {
+        self.patient.as_ref()
+    }
+
+    pub fn set_patient(&mut self, patient: PatientId) {
+        self.patient_reference = Some(jv!({ "reference": reference_to("Patient", &patient.id) }));
+        self.patient = Some(patient);
+    }
+
+    /// The Encounter id of the message's PV1, if it names a visit.
+    pub fn encounter(&self) -> Option<&String> {
+        self.encounter.as_ref()
+    }
+
+    pub fn set_encounter(&mut self, encounter: Option<String>) {
+        self.encounter_reference = encounter
+            .as_ref()
+            .map(|id| jv!({ "reference": reference_to("Encounter", id) }));
+        self.encounter = encounter;
+    }
+
     pub fn patient_ref(&self) -> Value {
-        jv!({ "reference": format!("Patient/{}", self.patient_id()) })
+        match &self.patient_reference {
+            Some(reference) => reference.clone(),
+            None => jv!({ "reference": "Patient/" }),
+        }
     }
 
     pub fn encounter_ref(&self) -> Option<Value> {
-        self.encounter
-            .as_ref()
-            .map(|id| jv!({ "reference": format!("Encounter/{id}") }))
+        self.encounter_reference.clone()
     }
 
     /// A v2 timestamp as a FHIR dateTime, warning (and leaving it out) when it is bad.
@@ -634,17 +670,132 @@ impl<'o> Ctx<'o> {
     }
 }
 
-/// Insert `value` unless it is empty (FHIR forbids empty strings, arrays and objects).
-pub(crate) fn put(map: &mut Map<String, Value>, key: &str, value: impl Into<Value>) {
+/// A JSON object shape: up to [`Shape::MAX_KEYS`] keys in a fixed order, each present or
+/// not, filled by cloning a prebuilt object with the keys present.
+///
+/// Inserting into a `serde_json::Map` (an IndexMap with SipHash under `preserve_order`) hashes
+/// the key, the largest single cost of this mapping; cloning a map copies the hashes with the
+/// table. The small objects built by the thousand (codings, concepts, names, identifiers,
+/// references, resource headers) are made from shapes. One template is built, on first use,
+/// for each combination of present keys.
+pub(crate) struct Shape {
+    keys: &'static [&'static str],
+    /// Room to reserve beyond the keys (for the elements added after them).
+    extra: usize,
+    /// Indexed by the bit set of present keys (bit `i` for `keys[i]`).
+    templates: [OnceLock<Map<String, Value>>; 1 << Shape::MAX_KEYS],
+}
+
+impl Shape {
+    pub const MAX_KEYS: usize = 6;
+
+    pub const fn new(keys: &'static [&'static str], extra: usize) -> Self {
+        assert!(keys.len() <= Shape::MAX_KEYS);
+        Shape {
+            keys,
+            extra,
+            templates: [const { OnceLock::new() }; 1 << Shape::MAX_KEYS],
+        }
+    }
+
+    /// The object with every key, `values` in order.
+    pub fn build<const N: usize>(&self, values: [Value; N]) -> Map<String, Value> {
+        self.build_some(values.map(Some))
+    }
+
+    /// The object with the keys whose value is `Some`, in order. Callers pass one value per key
+    /// (a missing one counts as absent, one too many is dropped).
+    pub fn build_some<const N: usize>(&self, values: [Option<Value>; N]) -> Map<String, Value> {
+        debug_assert_eq!(N, self.keys.len());
+        let mask = values
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_some())
+            .fold(0usize, |m, (i, _)| m | (1 << i));
+        let Some(slot) = self.templates.get(mask) else {
+            return Map::new();
+        };
+        let template = slot.get_or_init(|| {
+            let mut map = Map::with_capacity(mask.count_ones() as usize + self.extra);
+            for (i, key) in self.keys.iter().enumerate() {
+                if mask & (1 << i) != 0 {
+                    map.insert((*key).to_string(), Value::Null);
+                }
+            }
+            map
+        });
+        let mut map = template.clone();
+        for (slot, value) in map.values_mut().zip(values.into_iter().flatten()) {
+            *slot = value;
+        }
+        map
+    }
+}
+
+/// Text as [`put`] would insert it: `None` when blank (checked before copying it).
+pub(crate) fn text(s: &str) -> Option<Value> {
+    (!v2::trim(s).is_empty()).then(|| Value::String(s.into()))
+}
+
+/// The value as [`put`] would insert it: `None` when it is null, blank or empty.
+pub(crate) fn nonempty(value: impl Into<Value>) -> Option<Value> {
     let value = value.into();
     let empty = match &value {
         Value::Null => true,
-        Value::String(s) => s.trim().is_empty(),
+        Value::String(s) => v2::trim(s).is_empty(),
         Value::Array(a) => a.is_empty(),
         Value::Object(o) => o.is_empty(),
         _ => false,
     };
-    if !empty {
+    (!empty).then_some(value)
+}
+
+/// `<Type>/<id>`, the reference to a resource (concatenated: `format!` is slower, and this is
+/// built for nearly every reference).
+pub(crate) fn reference_to(resource_type: &str, id: &str) -> String {
+    let mut out = String::with_capacity(resource_type.len() + 1 + id.len());
+    out.push_str(resource_type);
+    out.push('/');
+    out.push_str(id);
+    out
+}
+
+/// `a == b`, without hashing in the usual case. `Map` equality looks every key of one map up
+/// in the other (a SipHash each), and the de-duplication of identifiers, names and references
+/// compares every new element with every kept one; elements built by the same code have their
+/// keys in the same order, so those are compared pairwise, and only others as `Map`s.
+pub(crate) fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            if x.len() != y.len() {
+                return false;
+            }
+            if x.keys().zip(y.keys()).all(|(p, q)| p == q) {
+                x.values().zip(y.values()).all(|(p, q)| same_value(p, q))
+            } else {
+                x == y
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_value(p, q))
+        }
+        _ => a == b,
+    }
+}
+
+/// `value[key]` by a scan of the (small) object instead of a hashed look-up: `Value::Null`
+/// when `value` is no object or has no such key, as indexing gives.
+pub(crate) fn member<'v>(value: &'v Value, key: &str) -> &'v Value {
+    static NULL: Value = Value::Null;
+    value
+        .as_object()
+        .and_then(|m| m.iter().find(|(k, _)| k.as_str() == key))
+        .map_or(&NULL, |(_, v)| v)
+}
+
+/// Insert `value` unless it is empty (FHIR forbids empty strings, arrays and objects).
+pub(crate) fn put(map: &mut Map<String, Value>, key: &str, value: impl Into<Value>) {
+    if let Some(value) = nonempty(value) {
         map.insert(key.to_string(), value);
     }
 }

@@ -24,7 +24,7 @@ use serde_json::{Map, Number, Value};
 
 use crate::clinical::concept_key;
 use crate::datatypes::{
-    self, cwe, decimal, ei, ei_identifier, practitioner, quantity, unit, Person,
+    self, cwe, decimal, ei, ei_identifier, practitioner, quantity, unit, Person, Unit,
 };
 use crate::order;
 use crate::tables;
@@ -43,7 +43,7 @@ pub(crate) struct ReportState {
 
 /// Occurrences of each (order, code, sub-id), so two OBX with one code get different ids.
 #[derive(Debug, Default)]
-pub(crate) struct Counts(HashMap<String, usize>);
+pub(crate) struct Counts(HashMap<String, usize, crate::ids::FastHash>);
 
 impl Counts {
     fn next(&mut self, key: String) -> usize {
@@ -77,7 +77,7 @@ pub(crate) fn map_obr(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
     put(&mut r, "identifier", identifiers);
     r.insert(
         "basedOn".into(),
-        jv!([{ "reference": format!("ServiceRequest/{request}") }]),
+        jv!([{ "reference": crate::reference_to("ServiceRequest", &request) }]),
     );
     let status_code = seg.v(25);
     r.insert(
@@ -86,9 +86,9 @@ pub(crate) fn map_obr(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
     );
     let section = seg.v(24);
     let category = if section.is_empty() {
-        datatypes::concept(&tables::v2_table_system("0074"), "LAB", "Laboratory")
+        datatypes::concept(&tables::v2_system("0074"), "LAB", "Laboratory")
     } else {
-        datatypes::concept(&tables::v2_table_system("0074"), &section, "")
+        datatypes::concept(&tables::v2_system("0074"), &section, "")
     };
     r.insert("category".into(), jv!([category]));
     let code = cwe(&seg.rep(4), None).unwrap_or_else(|| {
@@ -169,7 +169,12 @@ pub(crate) fn map_obr(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
             s.insert("collection".into(), jv!({ "collectedDateTime": when }));
         }
         ctx.push(s);
-        add_reference(ctx, index, "specimen", format!("Specimen/{specimen_id}"));
+        add_reference(
+            ctx,
+            index,
+            "specimen",
+            crate::reference_to("Specimen", &specimen_id),
+        );
     }
 }
 
@@ -181,7 +186,7 @@ fn add_reference(ctx: &mut Ctx<'_>, index: usize, element: &str, reference: Stri
             .or_insert_with(|| Value::Array(Vec::new()));
         if let Value::Array(list) = list {
             let value = jv!({ "reference": reference });
-            if !list.contains(&value) {
+            if !list.iter().any(|x| crate::same_value(x, &value)) {
                 list.push(value);
             }
         }
@@ -204,7 +209,7 @@ pub(crate) fn map_obx(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
         (Some(report), _) => report.order_key.clone(),
         (None, Family::Vaccination) if ctx.order.filler.0.is_empty() => vec![
             ctx.patient_id().to_string(),
-            ctx.encounter.clone().unwrap_or_else(|| "-".into()),
+            ctx.encounter().cloned().unwrap_or_else(|| "-".into()),
             seg.v(14).into_owned(),
         ],
         (None, Family::Vaccination) => vec![
@@ -214,12 +219,24 @@ pub(crate) fn map_obx(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
         ],
         (None, _) => vec![
             ctx.patient_id().to_string(),
-            ctx.encounter.clone().unwrap_or_else(|| "-".into()),
+            ctx.encounter().cloned().unwrap_or_else(|| "-".into()),
             seg.v(14).into_owned(),
         ],
     };
     let mut parts: Vec<&str> = order_key.iter().map(String::as_str).collect();
-    let count_key = format!("{}|{system}|{code_key}|{sub_id}", order_key.join("|"));
+    // `<order key>|<system>|<code>|<sub-id>`, pushed piece by piece (no `join` + `format!`).
+    let mut count_key =
+        String::with_capacity(parts.iter().map(|p| p.len() + 1).sum::<usize>() + 64);
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            count_key.push('|');
+        }
+        count_key.push_str(part);
+    }
+    for part in [system.as_str(), code_key.as_str(), sub_id.as_ref()] {
+        count_key.push('|');
+        count_key.push_str(part);
+    }
     let n = ctx.obx_counts.next(count_key).to_string();
     parts.extend([
         system.as_str(),
@@ -251,7 +268,7 @@ pub(crate) fn map_obx(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
     if let Some(report) = &ctx.report {
         r.insert(
             "basedOn".into(),
-            jv!([{ "reference": format!("ServiceRequest/{}", report.request) }]),
+            jv!([{ "reference": crate::reference_to("ServiceRequest", &report.request) }]),
         );
     }
     put_opt(&mut r, "encounter", ctx.encounter_ref());
@@ -259,7 +276,7 @@ pub(crate) fn map_obx(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
         if let Some(reference) = ctx.resources.get(imm).and_then(|v| v["id"].as_str()) {
             r.insert(
                 "partOf".into(),
-                jv!([{ "reference": format!("Immunization/{reference}") }]),
+                jv!([{ "reference": crate::reference_to("Immunization", reference) }]),
             );
         }
     }
@@ -284,7 +301,7 @@ pub(crate) fn map_obx(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
             let flag = rep.c(1);
             match tables::interpretation(&flag) {
                 Some((c, d)) => Some(datatypes::concept(tables::V3_INTERPRETATION, c, d)),
-                None => cwe(rep, Some(&tables::v2_table_system("0078"))),
+                None => cwe(rep, Some(&tables::v2_system("0078"))),
             }
         })
         .collect();
@@ -300,17 +317,17 @@ pub(crate) fn map_obx(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
     let index = ctx.push(r);
     ctx.last_observation = Some(index);
     if let Some(report) = ctx.report.as_ref().map(|r| r.index) {
-        add_reference(ctx, report, "result", format!("Observation/{id}"));
+        add_reference(
+            ctx,
+            report,
+            "result",
+            crate::reference_to("Observation", &id),
+        );
     }
 }
 
 /// OBX-5 by OBX-2 (see the module documentation).
-fn value(
-    ctx: &mut Ctx<'_>,
-    seg: &Segment<'_>,
-    units: &Map<String, Value>,
-    r: &mut Map<String, Value>,
-) {
+fn value(ctx: &mut Ctx<'_>, seg: &Segment<'_>, units: &Unit, r: &mut Map<String, Value>) {
     let reps = seg.reps(5);
     let Some(first) = reps.first() else {
         return;
@@ -423,7 +440,7 @@ fn structured_numeric(
     ctx: &mut Ctx<'_>,
     seg: &Segment<'_>,
     rep: &Rep<'_>,
-    units: &Map<String, Value>,
+    units: &Unit,
     r: &mut Map<String, Value>,
 ) {
     let comparator = rep.c(1);
@@ -480,7 +497,7 @@ fn structured_numeric(
 
 /// OBX-7 → referenceRange: `low-high`, `<high`, `>low` as quantities (with the result's
 /// unit), and always the text as written.
-fn reference_range(text: &str, units: &Map<String, Value>) -> Value {
+fn reference_range(text: &str, units: &Unit) -> Value {
     let mut range = Map::new();
     let t = text.trim();
     let mut low = None;
@@ -528,7 +545,7 @@ pub(crate) fn map_spm(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
         });
         ids::id("Specimen", &parts)
     };
-    let reference = format!("Specimen/{id}");
+    let reference = crate::reference_to("Specimen", &id);
     if !ctx.has(&reference) {
         let mut r = ctx.resource("Specimen", &id);
         let identifiers: Vec<Value> = [
@@ -547,7 +564,7 @@ pub(crate) fn map_spm(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
         put_opt(
             &mut r,
             "type",
-            cwe(&seg.rep(4), Some(&tables::v2_table_system("0487"))),
+            cwe(&seg.rep(4), Some(&tables::v2_system("0487"))),
         );
         r.insert("subject".into(), ctx.patient_ref());
         let received = seg.v(18);
@@ -572,7 +589,7 @@ pub(crate) fn map_spm(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
         put_opt(
             &mut collection,
             "bodySite",
-            cwe(&seg.rep(8), Some(&tables::v2_table_system("0163"))),
+            cwe(&seg.rep(8), Some(&tables::v2_system("0163"))),
         );
         put(&mut r, "collection", collection);
         ctx.push(r);

@@ -32,7 +32,7 @@ use serde_json::{Map, Value};
 use crate::datatypes::{self, cwe, cx, xad, xpn, xtn};
 use crate::tables;
 use crate::v2::{RepExt, SegExt};
-use crate::{ids, put, put_opt, Ctx};
+use crate::{ids, member, put, put_opt, same_value, Ctx};
 
 /// The insured of the current IN1, for the IN2 after it.
 #[derive(Debug, Default)]
@@ -52,7 +52,7 @@ fn typed(type_code: &str, system: Option<&str>, value: &str) -> Option<Value> {
     id.insert(
         "type".into(),
         datatypes::concept(
-            &tables::v2_table_system("0203"),
+            &tables::v2_system("0203"),
             type_code,
             tables::identifier_type_display(type_code).unwrap_or(""),
         ),
@@ -64,7 +64,7 @@ fn typed(type_code: &str, system: Option<&str>, value: &str) -> Option<Value> {
 
 /// Two identifiers are one when value and system agree (types and periods may differ).
 fn same_identifier(a: &Value, b: &Value) -> bool {
-    a["value"] == b["value"] && a["system"] == b["system"]
+    member(a, "value") == member(b, "value") && member(a, "system") == member(b, "system")
 }
 
 /// Append to an array element of a resource, skipping what is already there.
@@ -94,7 +94,7 @@ fn add_to_patient(ctx: &mut Ctx<'_>, key: &str, items: Vec<Value>) {
     let same: fn(&Value, &Value) -> bool = if key == "identifier" {
         same_identifier
     } else {
-        |a, b| a == b
+        same_value
     };
     if let Some(at) = ctx.patient_index {
         if let Some(patient) = ctx.at(at) {
@@ -125,7 +125,7 @@ fn relationship(rep: &salus_hl7v2::Rep<'_>) -> Option<Value> {
     if let Some((code, display)) = tables::relationship_role_code(&rep.c(1)) {
         codings.push(jv!({ "system": tables::V3_ROLE_CODE, "code": code, "display": display }));
     }
-    let Some(Value::Object(mut original)) = cwe(rep, Some(&tables::v2_table_system("0063"))) else {
+    let Some(Value::Object(mut original)) = cwe(rep, Some(&tables::v2_system("0063"))) else {
         return None;
     };
     if let Some(Value::Array(c)) = original.remove("coding") {
@@ -235,7 +235,7 @@ pub(crate) fn map_insured(ctx: &mut Ctx<'_>, seg: &Segment<'_>) -> Option<Value>
         is_patient: false,
         related: Some(at),
     };
-    Some(jv!({ "reference": format!("RelatedPerson/{id}") }))
+    Some(jv!({ "reference": crate::reference_to("RelatedPerson", &id) }))
 }
 
 /// IN2 → identifiers of the insured (IN2-1, IN2-2) and of the patient (IN2-6, 8, 10, 61).
@@ -266,7 +266,7 @@ pub(crate) fn map_in2(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
         if let Some(mut id) = cx(ctx, seg, 61, &rep, None) {
             if id.get("type").is_none() {
                 id["type"] = datatypes::concept(
-                    &tables::v2_table_system("0203"),
+                    &tables::v2_system("0203"),
                     "MB",
                     tables::identifier_type_display("MB").unwrap_or(""),
                 );

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use crate::datatypes::{self, authority_name, cwe, cx, xad, xpn, xtn};
 use crate::tables;
 use crate::v2::{RepExt, SegExt};
-use crate::{ids, put, put_opt, Ctx, MapError, Merge, PatientId};
+use crate::{ids, put, put_opt, same_value, Ctx, MapError, Merge, PatientId};
 
 /// The patient a PID (or an MRG-1) names: the repetition of `field` typed MR, else the first
 /// one with an id; its authority is CX-4, else the options' default, else MSH-4.
@@ -53,7 +53,7 @@ fn identifiers(ctx: &mut Ctx<'_>, seg: &Segment<'_>, field: usize, out: &mut Vec
     let fallback = default_authority(ctx);
     for rep in seg.reps(field) {
         if let Some(id) = cx(ctx, seg, field, &rep, Some(&fallback)) {
-            if !out.contains(&id) {
+            if !out.iter().any(|x| same_value(x, &id)) {
                 out.push(id);
             }
         }
@@ -88,7 +88,7 @@ fn patient_resource(ctx: &mut Ctx<'_>, seg: &Segment<'_>, id: &str) -> Map<Strin
     for field in [2, 4] {
         for rep in seg.reps(field) {
             if let Some(i) = cx(ctx, seg, field, &rep, None) {
-                if !identifier.contains(&i) {
+                if !identifier.iter().any(|x| same_value(x, &i)) {
                     identifier.push(i);
                 }
             }
@@ -97,7 +97,7 @@ fn patient_resource(ctx: &mut Ctx<'_>, seg: &Segment<'_>, id: &str) -> Map<Strin
     let ssn = seg.v(19);
     if !ssn.is_empty() {
         identifier.push(jv!({
-            "type": datatypes::concept(&tables::v2_table_system("0203"), "SS", "Social Security number"),
+            "type": datatypes::concept(&tables::v2_system("0203"), "SS", "Social Security number"),
             "system": tables::US_SSN,
             "value": ssn
         }));
@@ -105,7 +105,7 @@ fn patient_resource(ctx: &mut Ctx<'_>, seg: &Segment<'_>, id: &str) -> Map<Strin
     let licence = seg.v(20);
     if !licence.is_empty() {
         identifier.push(jv!({
-            "type": datatypes::concept(&tables::v2_table_system("0203"), "DL", "Driver's license number"),
+            "type": datatypes::concept(&tables::v2_system("0203"), "DL", "Driver's license number"),
             "value": licence
         }));
     }
@@ -118,7 +118,7 @@ fn patient_resource(ctx: &mut Ctx<'_>, seg: &Segment<'_>, id: &str) -> Map<Strin
         if alias.get("use").is_none() {
             alias["use"] = Value::String("usual".into());
         }
-        if !names.contains(&alias) {
+        if !names.iter().any(|x| same_value(x, &alias)) {
             names.push(alias);
         }
     }
@@ -127,7 +127,7 @@ fn patient_resource(ctx: &mut Ctx<'_>, seg: &Segment<'_>, id: &str) -> Map<Strin
         let called = rep.c(15);
         if !called.is_empty() {
             let nickname = jv!({ "use": "nickname", "given": [called.as_ref()] });
-            if !names.contains(&nickname) {
+            if !names.iter().any(|x| same_value(x, &nickname)) {
                 names.push(nickname);
             }
         }
@@ -172,7 +172,7 @@ fn patient_resource(ctx: &mut Ctx<'_>, seg: &Segment<'_>, id: &str) -> Map<Strin
             codings.push(jv!({ "system": system, "code": code, "display": display }));
         }
         codings.extend(datatypes::coding(
-            Some(&tables::v2_table_system("0002")),
+            Some(&tables::v2_system("0002")),
             &marital,
             &seg.c(16, 2),
         ));
@@ -248,7 +248,7 @@ fn language(rep: &Rep<'_>) -> Option<Value> {
             put(&mut cc, "text", rep.c(2).as_ref());
             Some(Value::Object(cc))
         }
-        None => cwe(rep, Some(&tables::v2_table_system("0296"))),
+        None => cwe(rep, Some(&tables::v2_system("0296"))),
     }
 }
 
@@ -358,8 +358,7 @@ pub(crate) fn map_nk1(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
         if let Some((code, display)) = tables::relationship_role_code(&rel_code) {
             codings.push(jv!({ "system": tables::V3_ROLE_CODE, "code": code, "display": display }));
         }
-        if let Some(Value::Object(mut original)) = cwe(&rel, Some(&tables::v2_table_system("0063")))
-        {
+        if let Some(Value::Object(mut original)) = cwe(&rel, Some(&tables::v2_system("0063"))) {
             if let Some(Value::Array(c)) = original.remove("coding") {
                 codings.extend(c);
             }
@@ -438,11 +437,11 @@ pub(crate) fn map_merge(ctx: &mut Ctx<'_>, message: &Message<'_>) -> Result<(), 
             );
             continue;
         }
-        ctx.patient = Some(survivor.clone());
+        ctx.set_patient(survivor.clone());
         let mut r = patient_resource(ctx, pid, &survivor.id);
         r.insert(
             "link".into(),
-            jv!([{ "other": { "reference": format!("Patient/{}", retired.id) }, "type": "replaces" }]),
+            jv!([{ "other": { "reference": crate::reference_to("Patient", &retired.id) }, "type": "replaces" }]),
         );
         ctx.push(r);
 
@@ -453,7 +452,7 @@ pub(crate) fn map_merge(ctx: &mut Ctx<'_>, message: &Message<'_>) -> Result<(), 
         old.insert("active".into(), Value::Bool(false));
         old.insert(
             "link".into(),
-            jv!([{ "other": { "reference": format!("Patient/{}", survivor.id) }, "type": "replaced-by" }]),
+            jv!([{ "other": { "reference": crate::reference_to("Patient", &survivor.id) }, "type": "replaced-by" }]),
         );
         ctx.push(old);
         ctx.merges.push(Merge {

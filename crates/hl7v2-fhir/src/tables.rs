@@ -4,9 +4,42 @@
 //! in practice) and returns `None` for a code the table does not know: the caller then keeps the
 //! v2 code as a coding in the `v2-0xxx` system rather than guessing.
 
+use std::borrow::Cow;
+
 /// `http://terminology.hl7.org/CodeSystem/v2-0203` and friends: the FHIR URI of a v2 table.
 pub fn v2_table_system(table: &str) -> String {
     format!("http://terminology.hl7.org/CodeSystem/v2-{table}")
+}
+
+/// [`v2_table_system`] without building a string for the tables this mapping names (a system
+/// is written into nearly every coding, so the `format!` showed in profiles).
+pub(crate) fn v2_system(table: &str) -> Cow<'static, str> {
+    Cow::Borrowed(match table {
+        "0002" => "http://terminology.hl7.org/CodeSystem/v2-0002",
+        "0007" => "http://terminology.hl7.org/CodeSystem/v2-0007",
+        "0023" => "http://terminology.hl7.org/CodeSystem/v2-0023",
+        "0050" => "http://terminology.hl7.org/CodeSystem/v2-0050",
+        "0063" => "http://terminology.hl7.org/CodeSystem/v2-0063",
+        "0069" => "http://terminology.hl7.org/CodeSystem/v2-0069",
+        "0074" => "http://terminology.hl7.org/CodeSystem/v2-0074",
+        "0078" => "http://terminology.hl7.org/CodeSystem/v2-0078",
+        "0086" => "http://terminology.hl7.org/CodeSystem/v2-0086",
+        "0092" => "http://terminology.hl7.org/CodeSystem/v2-0092",
+        "0112" => "http://terminology.hl7.org/CodeSystem/v2-0112",
+        "0131" => "http://terminology.hl7.org/CodeSystem/v2-0131",
+        "0136" => "http://terminology.hl7.org/CodeSystem/v2-0136",
+        "0162" => "http://terminology.hl7.org/CodeSystem/v2-0162",
+        "0163" => "http://terminology.hl7.org/CodeSystem/v2-0163",
+        "0203" => "http://terminology.hl7.org/CodeSystem/v2-0203",
+        "0270" => "http://terminology.hl7.org/CodeSystem/v2-0270",
+        "0276" => "http://terminology.hl7.org/CodeSystem/v2-0276",
+        "0281" => "http://terminology.hl7.org/CodeSystem/v2-0281",
+        "0296" => "http://terminology.hl7.org/CodeSystem/v2-0296",
+        "0336" => "http://terminology.hl7.org/CodeSystem/v2-0336",
+        "0443" => "http://terminology.hl7.org/CodeSystem/v2-0443",
+        "0487" => "http://terminology.hl7.org/CodeSystem/v2-0487",
+        _ => return Cow::Owned(v2_table_system(table)),
+    })
 }
 
 pub const V3_ACT_CODE: &str = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
@@ -44,8 +77,28 @@ pub const US_MEDICARE: &str = "http://hl7.org/fhir/sid/us-medicare";
 /// Accepts the registered names and the spellings senders commonly use instead ("LOINC",
 /// "SNOMED", "RXNORM"). `HL7nnnn` and `HL7nnn` become the v2 table's FHIR code system.
 pub fn coding_system(name: &str) -> Option<String> {
-    let upper = name.trim().to_ascii_uppercase();
-    let fixed = match upper.as_str() {
+    coding_system_cow(name).map(Cow::into_owned)
+}
+
+/// [`coding_system`] without copying the fixed URIs (every CWE asks for one).
+pub(crate) fn coding_system_cow(name: &str) -> Option<Cow<'static, str>> {
+    // Upper-cased on the stack: the names are short, and this runs for every coding.
+    let name = name.trim();
+    let mut buffer = [0u8; 16];
+    let owned;
+    let upper: &str = match buffer.get_mut(..name.len()) {
+        Some(slot) => {
+            slot.copy_from_slice(name.as_bytes());
+            slot.make_ascii_uppercase();
+            // ASCII upper-casing keeps UTF-8 valid; the fallback is never taken.
+            std::str::from_utf8(slot).unwrap_or_default()
+        }
+        None => {
+            owned = name.to_ascii_uppercase();
+            &owned
+        }
+    };
+    let fixed = match upper {
         "LN" | "LOINC" => LOINC,
         "SCT" | "SNOMED" | "SNOMEDCT" | "SNOMED-CT" | "SNM" => "http://snomed.info/sct",
         "I10" | "I10C" | "ICD10CM" | "ICD-10-CM" | "ICD10" => "http://hl7.org/fhir/sid/icd-10-cm",
@@ -68,13 +121,13 @@ pub fn coding_system(name: &str) -> Option<String> {
             // HL7nnnn / HL7nnn: a v2 table (HL70005 is race, HL70189 ethnicity...).
             if let Some(digits) = upper.strip_prefix("HL7") {
                 if (3..=4).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
-                    return Some(v2_table_system(&format!("{digits:0>4}")));
+                    return Some(Cow::Owned(v2_table_system(&format!("{digits:0>4}"))));
                 }
             }
             return None;
         }
     };
-    Some(fixed.to_string())
+    Some(Cow::Borrowed(fixed))
 }
 
 /// Table 0001 (administrative sex) → FHIR administrative-gender.

@@ -12,6 +12,8 @@
 //!
 //! A `date` element takes the date part only (a zone on a date is dropped: FHIR dates have none).
 
+use std::fmt::Write as _;
+
 /// A parsed v2 timestamp. Fields beyond the source precision are `None`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ts {
@@ -140,14 +142,23 @@ pub fn parse(text: &str) -> Result<Ts, TsError> {
 impl Ts {
     /// The FHIR `date` (YYYY, YYYY-MM or YYYY-MM-DD).
     pub fn date(&self) -> String {
-        let mut out = format!("{:04}", self.year);
+        let mut out = String::with_capacity(10);
+        self.push_date(&mut out);
+        out
+    }
+
+    /// [`Ts::date`] appended to `out` (digits pushed by hand: `format!` was a visible part of
+    /// the mapping's run time, and every resource has a few dates).
+    fn push_date(&self, out: &mut String) {
+        push_padded(out, u32::from(self.year), 4);
         if let Some(m) = self.month {
-            out.push_str(&format!("-{m:02}"));
+            out.push('-');
+            push_padded(out, u32::from(m), 2);
             if let Some(d) = self.day {
-                out.push_str(&format!("-{d:02}"));
+                out.push('-');
+                push_padded(out, u32::from(d), 2);
             }
         }
-        out
     }
 
     /// Does the value carry a time of day?
@@ -156,20 +167,23 @@ impl Ts {
     }
 
     fn time_with_zone(&self, offset: i32) -> String {
-        let mut out = format!(
-            "{}T{:02}:{:02}:{:02}",
-            self.date(),
-            self.hour.unwrap_or(0),
-            self.minute.unwrap_or(0),
-            self.second.unwrap_or(0)
-        );
+        let mut out = String::with_capacity(26 + self.fraction.as_ref().map_or(0, |f| f.len() + 1));
+        self.push_date(&mut out);
+        out.push('T');
+        push_padded(&mut out, u32::from(self.hour.unwrap_or(0)), 2);
+        out.push(':');
+        push_padded(&mut out, u32::from(self.minute.unwrap_or(0)), 2);
+        out.push(':');
+        push_padded(&mut out, u32::from(self.second.unwrap_or(0)), 2);
         if let Some(f) = &self.fraction {
             out.push('.');
             out.push_str(f);
         }
-        let sign = if offset < 0 { '-' } else { '+' };
+        out.push(if offset < 0 { '-' } else { '+' });
         let abs = offset.unsigned_abs();
-        out.push_str(&format!("{sign}{:02}:{:02}", abs / 60, abs % 60));
+        push_padded(&mut out, abs / 60, 2);
+        out.push(':');
+        push_padded(&mut out, abs % 60, 2);
         out
     }
 
@@ -190,6 +204,21 @@ impl Ts {
         let offset = self.offset.or(assume_offset)?;
         self.minute?;
         Some(self.time_with_zone(offset))
+    }
+}
+
+/// `n` zero-padded to `width` digits, as `format!("{n:0width$}")` writes it.
+fn push_padded(out: &mut String, n: u32, width: u32) {
+    if n >= 10u32.pow(width) {
+        // Wider than the padding: written in full, as `format!` would.
+        let _ = write!(out, "{n}");
+        return;
+    }
+    let mut div = 10u32.pow(width - 1);
+    while div > 0 {
+        // A single decimal digit, so the cast cannot truncate.
+        out.push(char::from(b'0' + (n / div % 10) as u8));
+        div /= 10;
     }
 }
 
