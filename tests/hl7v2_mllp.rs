@@ -363,3 +363,89 @@ fn a_real_mllp_client_gets_its_acks() {
         );
     }
 }
+
+/// With a certificate, the MLLP listener speaks TLS only: a TLS client (Python's `ssl`, not
+/// ours) gets its ACK; a plain connection gets no MLLP reply.
+#[test]
+fn mllp_over_tls_when_the_server_has_a_certificate() {
+    let dir = scratch_dir();
+    let out = salus()
+        .arg("dev-cert")
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .expect("run salus dev-cert");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cert = dir.path().join("salus-dev-cert.pem");
+    let key = dir.path().join("salus-dev-key.pem");
+    let db = salus_store::testing::sqlite();
+    let server = Server::start_with_args(
+        &db,
+        &[
+            "--mllp",
+            "127.0.0.1:0",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let addr = server.mllp.clone().unwrap();
+    let (_, port) = addr.rsplit_once(':').unwrap();
+
+    // Plain bytes to a TLS listener: no ACK comes back.
+    let mut plain = connect(&server);
+    plain
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    plain
+        .write_all(&framed(&fixture("adt_a01_duplicate_patient.hl7")))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let got = plain.read(&mut buf).unwrap_or(0);
+    assert!(
+        got == 0 || buf[0] != 0x0b,
+        "a plain connection got an MLLP reply"
+    );
+
+    let script = r#"
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+with socket.create_connection(("127.0.0.1", int(sys.argv[2]))) as raw:
+    with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+        s.sendall(b"\x0b" + open(sys.argv[3], "rb").read() + b"\x1c\r")
+        reply = b""
+        while not reply.endswith(b"\x1c\r"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+        sys.stdout.write(reply.decode())
+"#;
+    let fixture_path = format!(
+        "{}/../../fixtures/hl7v2/adt_a01.hl7",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&cert)
+        .arg(port)
+        .arg(&fixture_path)
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reply = String::from_utf8_lossy(&out.stdout);
+    let ack = reply
+        .trim_start_matches('\u{b}')
+        .trim_end_matches(['\u{1c}', '\r']);
+    assert_eq!(msa(ack).0, "AA", "{reply:?}");
+    assert_eq!(msa(ack).1, "ADT0001");
+}
