@@ -449,3 +449,38 @@ with socket.create_connection(("127.0.0.1", int(sys.argv[2]))) as raw:
     assert_eq!(msa(ack).0, "AA", "{reply:?}");
     assert_eq!(msa(ack).1, "ADT0001");
 }
+
+/// `[mllp]` settings: a silent connection is closed after `idle_timeout_secs`, and a frame over
+/// `max_frame_bytes` is answered `AR`.
+#[test]
+fn mllp_idle_timeout_and_frame_limit_come_from_the_configuration() {
+    let dir = scratch_dir();
+    let config = dir.path().join("salus.toml");
+    std::fs::write(
+        &config,
+        "[mllp]\nidle_timeout_secs = 1\nmax_frame_bytes = 2048\n",
+    )
+    .unwrap();
+    let db = salus_store::testing::sqlite();
+    let server = Server::start_with_args(
+        &db,
+        &[
+            "--mllp",
+            "127.0.0.1:0",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    );
+    let mut stream = connect(&server);
+    let big = format!("{}ZZZ|{}\r", fixture("adt_a01.hl7"), "y".repeat(3000));
+    let (code, control, _) = msa(&exchange(&mut stream, &framed(&big)));
+    assert_eq!((code.as_str(), control.as_str()), ("AR", "ADT0001"));
+    // Silent for longer than a second: the listener closes the connection.
+    std::thread::sleep(Duration::from_millis(1800));
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        stream.read(&mut buf).unwrap_or(0),
+        0,
+        "the idle connection was not closed"
+    );
+}
