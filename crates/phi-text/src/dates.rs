@@ -98,6 +98,11 @@ fn leading_month_day(s: &str) -> Option<usize> {
     ((1..=12).contains(&m) && (1..=31).contains(&d)).then_some(m_len + 1 + d_len)
 }
 
+/// The day of a partial `m/d`.
+fn day_of(md: &str) -> Option<u32> {
+    md.split_once('/').and_then(|(_, d)| d.parse().ok())
+}
+
 /// A partial `m/d` that ends right before `end`.
 fn trailing_month_day(text: &str, end: usize) -> bool {
     let head = &text[..end];
@@ -135,8 +140,20 @@ pub(crate) fn plausible(text: &str, start: usize, end: usize) -> bool {
         let range_left = after == Some('-') && leading_month_day(&text[end + 1..]).is_some();
         let range_right = before == Some('-') && trailing_month_day(text, start - 1);
         if range_left || range_right {
-            // Not a range of fractions ("crackles 1/3-1/2").
-            return !month_year && d > 4 && !after_vent_words(text, start);
+            // Not a range of fractions ("crackles 1/3-1/2"): one side at least has a day that
+            // is no small denominator ("6/30-7/2").
+            let other_day = if range_left {
+                day_of(&text[end + 1..end + 1 + leading_month_day(&text[end + 1..]).unwrap_or(0)])
+            } else {
+                let head = &text[..start - 1];
+                let from = head
+                    .rfind(|c: char| !(c.is_ascii_digit() || c == '/'))
+                    .map_or(0, |i| i + 1);
+                day_of(&head[from..])
+            };
+            return !month_year
+                && (d > 4 || other_day.is_some_and(|o| o > 4))
+                && !after_vent_words(text, start);
         }
         if after_vent_words(text, start) {
             return false;

@@ -46,6 +46,7 @@ const TITLES: &[&str] = &[
     "prof",
     "professor",
     "np",
+    "ho",
     "md",
     "dr's",
     "drs'",
@@ -647,7 +648,7 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
         if i + 1 < len && cx.in_list(i, TITLES) && cx.title_gap(i + 1) && !cx.toks[i + 1].f.stop {
             // "MD", "MS" and "NP" are titles only before a name-like word and a plain space
             // ("MS: sedated", "see MD notes", "4L NP" are not names).
-            let weak_title = matches!(cx.lower(i), "md" | "ms" | "np");
+            let weak_title = matches!(cx.lower(i), "md" | "ms" | "np" | "ho");
             let l1 = cx.lower(i + 1);
             let next_ok = if weak_title {
                 cx.gap(i + 1) == " "
@@ -727,8 +728,14 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
             && cx.tight(i + 1)
             && !cx.blocked_unless_name(i)
         {
-            let cred_upper = cx.toks[i + 1].upper || !cx.informative;
             let l = cx.lower(i);
+            // "irene snell, rn": a given name, a word and a comma make even a lower-case
+            // credential one.
+            let signed = i > 0
+                && cx.spaced(i)
+                && cx.dict.first.contains(cx.lower(i - 1))
+                && cx.gap(i + 1).starts_with(',');
+            let cred_upper = cx.toks[i + 1].upper || !cx.informative || signed;
             // An initial right before a credential needs its dot and no digit before it ("4L
             // NP" is a flow of oxygen, "w/ MD" a preposition).
             let initial_ok = !cx.is_initial(i)
@@ -911,6 +918,36 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                 }
             }
         }
+        // Given name + unknown word: "martin carey", "patty hoeller", in any case. The second
+        // word is no English word nor one edit from one, and not clinical.
+        if i + 1 < len
+            && cx.gap(i + 1) == " "
+            && cx.dict.first.contains(cx.lower(i))
+            && !cx.toks[i].f.stop
+            && !cx.toks[i].f.clinical
+            && cx.lower(i).chars().count() >= 3
+            && cx.toks[i].title == cx.toks[i + 1].title
+            // In capitals the unknown word is as often a misspelt drug ("ORAL AMNIODARONE"),
+            // and a colour before a misspelt test ("green guiac") is no name.
+            && !cx.toks[i].upper
+            && !matches!(cx.lower(i), "green" | "brown" | "white" | "black" | "gray" | "grey" | "rose" | "ruby" | "amber" | "olive" | "oral")
+        {
+            let next = cx.lower(i + 1);
+            let f = cx.toks[i + 1].f;
+            if next.chars().count() >= 4
+                && !f.english
+                && !f.weak
+                && !f.clinical
+                && !f.stop
+                && !cx.dict.near_english(next)
+                && !next.contains(['-', '\''])
+                && !SERVICES.contains(&next)
+                && !LANGUAGES.contains(&next)
+            {
+                cx.mark(i, Category::Name, 40, false);
+                cx.mark(i + 1, Category::Name, 40, true);
+            }
+        }
         // Dictionary rule.
         if cx.plain_name(i) && (!cx.informative || cx.toks[i].title || cx.toks[i].f.first) {
             cx.mark(i, Category::Name, 40, false);
@@ -944,7 +981,16 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                 let lk = cx.lower(k);
                 let unknown =
                     !cx.toks[k].f.english && !cx.dict.weak.contains(lk) && lk.chars().count() >= 2;
+                // "martin carey", "pat rixford": a surname in lower case after a given name of
+                // the lists, when it is no English word nor a misspelling of one.
+                let lower_surname = k == i + 1
+                    && unknown
+                    && lk.chars().count() >= 4
+                    && cx.dict.first.contains(cx.lower(i))
+                    && !cx.dict.near_english(lk)
+                    && !cx.toks[k].f.clinical;
                 let ok = clinical_surname
+                    || lower_surname
                     || (unknown && (cx.cap(k) || !cx.informative))
                     || cx.dict.is_plain_name(lk)
                     || (cx.is_initial(k) && (cx.toks[k].title || !cx.informative) && k < i);

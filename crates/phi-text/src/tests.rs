@@ -482,6 +482,22 @@ fn common_word_names_in_name_contexts() {
         tag("his wife (201/324/1423) called"),
         "his wife ([PHONE]) called"
     );
+    assert_eq!(
+        tag("Ask to page the family.\n\nHank Przybylo (son) cell phone on file."),
+        "Ask to page the family.\n\n[NAME] (son) cell phone on file."
+    );
+    assert_eq!(
+        tag("SPOKE WITH HO SCHWARZ REGARDING PLAN."),
+        "SPOKE WITH HO [NAME] REGARDING PLAN."
+    );
+    assert_eq!(
+        tag("also intubated 6/30-7/2 for CHF; crackles 1/3-1/2 up."),
+        "also intubated [DATE]-[DATE] for CHF; crackles 1/3-1/2 up."
+    );
+    assert_eq!(
+        tag("soft brown guiac neg stool"),
+        "soft brown guiac neg stool"
+    );
     // The same words outside those contexts stay.
     assert_eq!(
         tag("Will rob the line of flow; the art line is out."),

@@ -1,8 +1,8 @@
 //! Recall and precision on the PhysioNet deid gold standard (patients 1-130), in "patterns +
 //! dictionaries" mode (empty identity). Definitions: `salus_phi_text::eval`.
 //!
-//! The floors asserted are just below the figures this version reaches (measured: recall 0.925,
-//! Safe Harbor recall 0.924, precision 0.917): precision meets the product target of 0.85, recall
+//! The floors asserted are just below the figures this version reaches (measured: recall 0.929,
+//! Safe Harbor recall 0.929, precision 0.917): precision meets the product target of 0.85, recall
 //! is below the target of 0.98; see the README.
 
 use salus_phi_text::{eval, Options, Scrubber};
@@ -50,7 +50,7 @@ fn physionet_gold_standard() {
     );
     assert!(report.recall["Date"].ratio() >= 0.95);
     assert!(report.recall["DateYear"].ratio() >= 0.92);
-    assert!(report.recall["HCPName"].ratio() >= 0.96);
+    assert!(report.recall["HCPName"].ratio() >= 0.97);
     assert!(report.recall["Location"].ratio() >= 0.85);
     assert!(report.recall["RelativeProxyName"].ratio() >= 0.83);
     assert!(report.recall["Phone"].ratio() >= 0.90);
