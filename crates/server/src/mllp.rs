@@ -149,6 +149,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
     let mut decoder = FrameDecoder::new(listener.config.max_frame_bytes);
     let mut buffer = vec![0u8; 64 << 10];
     let mut frames = Vec::new();
+    let mut noise_seen = 0u64;
     loop {
         let read = tokio::time::timeout(listener.config.idle_timeout, stream.read(&mut buffer));
         let n = match read.await {
@@ -177,8 +178,9 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
                 return;
             }
         }
-        if decoder.noise_bytes() > 0 && decoder.noise_bytes() as usize == n {
-            tracing::debug!(%peer, "bytes outside MLLP frames were skipped");
+        if decoder.noise_bytes() > noise_seen {
+            noise_seen = decoder.noise_bytes();
+            tracing::debug!(%peer, skipped = noise_seen, "bytes outside MLLP frames were skipped");
         }
     }
 }
@@ -331,21 +333,34 @@ fn write_jobs(store: &Store, queue: mpsc::Receiver<Job>, max_group: usize, clock
                 Err(_) => break,
             }
         }
-        let requests: Vec<WriteRequest> = group.iter().flat_map(|j| j.requests.clone()).collect();
+        // The group's writes side by side (moved, not copied); each job keeps its count so
+        // that a failed group can be retried a message at a time.
+        let mut requests: Vec<WriteRequest> = Vec::new();
+        let mut counts = Vec::with_capacity(group.len());
+        for job in &mut group {
+            counts.push(job.requests.len());
+            requests.append(&mut job.requests);
+        }
         let merges: Vec<PatientMerge> = group.iter().flat_map(|j| j.merges.clone()).collect();
         let results: Vec<Result<(), String>> =
-            match store.write_with_merges(requests, &merges, clock(), false) {
+            match store.write_with_merges(&requests, &merges, clock(), false) {
                 Ok(_) => group.iter().map(|_| Ok(())).collect(),
                 // One message may be at fault: each alone, so the others still commit.
-                Err(_) if group.len() > 1 => group
-                    .iter()
-                    .map(|job| {
-                        store
-                            .write_with_merges(job.requests.clone(), &job.merges, clock(), false)
-                            .map(|_| ())
-                            .map_err(|e| e.to_string())
-                    })
-                    .collect(),
+                Err(_) if group.len() > 1 => {
+                    let mut at = 0;
+                    group
+                        .iter()
+                        .zip(&counts)
+                        .map(|(job, n)| {
+                            let own = &requests[at..at + n];
+                            at += n;
+                            store
+                                .write_with_merges(own, &job.merges, clock(), false)
+                                .map(|_| ())
+                                .map_err(|e| e.to_string())
+                        })
+                        .collect()
+                }
                 Err(e) => group.iter().map(|_| Err(e.to_string())).collect(),
             };
         // Every message leaves an entry in the audit trail (one append per group), before it

@@ -30,19 +30,19 @@ impl Store {
     /// requests, then for the merges.
     pub fn write_with_merges(
         &self,
-        requests: Vec<WriteRequest>,
+        requests: &[WriteRequest],
         merges: &[PatientMerge],
         now: i64,
         return_bodies: bool,
     ) -> Result<(Vec<Written>, Vec<Written>)> {
-        if merges.is_empty() {
-            return Ok((self.write_batch(requests, now, return_bodies)?, Vec::new()));
+        if requests.is_empty() && merges.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
         }
         self.transaction(|conn| {
             let written = if requests.is_empty() {
                 Vec::new()
             } else {
-                write_in(conn, &requests, now, return_bodies)?
+                write_in(conn, requests, now, return_bodies)?
             };
             let mut moved = Vec::new();
             for merge in merges {

@@ -61,7 +61,7 @@ impl StoreSink {
                 for Job { requests, merges } in receiver {
                     let n = requests.len();
                     let (written, moved) = store
-                        .write_with_merges(requests, &merges, clock(), false)
+                        .write_with_merges(&requests, &merges, clock(), false)
                         .map_err(|e| {
                             format!("writing a batch of {n} resources failed (nothing of that batch was kept): {e}")
                         })?;
