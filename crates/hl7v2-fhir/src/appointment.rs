@@ -9,7 +9,7 @@
 use salus_hl7v2::Segment;
 use serde_json::{Map, Value};
 
-use crate::datatypes::{cwe, ei, ei_identifier, location, practitioner, Person};
+use crate::datatypes::{cwe, ei, location, order_identifiers, practitioner, Person};
 use crate::ts::{self, Ts};
 use crate::v2::{RepExt, SegExt};
 use crate::{ids, put, put_opt, tables, Ctx, MapIssue};
@@ -78,13 +78,7 @@ pub(crate) fn map_sch(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
         ids::id("Appointment", &[ctx.patient_id(), &start_raw])
     };
     let mut r = ctx.resource("Appointment", &id);
-    let identifiers: Vec<Value> = [
-        ei_identifier(ctx, &placer, Some("PLAC")),
-        ei_identifier(ctx, &filler, Some("FILL")),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let identifiers = order_identifiers(ctx, &placer, &filler);
     put(&mut r, "identifier", identifiers);
     r.insert("status".into(), Value::String("booked".into()));
     let reason = seg.rep(7);

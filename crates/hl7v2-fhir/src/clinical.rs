@@ -93,8 +93,10 @@ pub(crate) fn map_al1(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
     ctx.push(r);
 }
 
-/// DG1 → Condition (category encounter-diagnosis) and an Encounter.diagnosis entry.
-pub(crate) fn map_dg1(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
+/// The coded element of DG1-3 / PR1-3 (coding method in field 2), with the description of
+/// field 4 as its text; the description alone when there is no code. `None`, with a warning,
+/// when there is neither.
+fn code_or_description(ctx: &mut Ctx<'_>, seg: &Segment<'_>, what: &str) -> Option<Value> {
     let code = coded_with_method(seg, 3, 2).or_else(|| {
         let text = seg.rep(4).text().trim().to_string();
         (!text.is_empty()).then(|| jv!({ "text": text }))
@@ -103,14 +105,22 @@ pub(crate) fn map_dg1(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
         ctx.warn(
             seg,
             Some(3),
-            "diagnosis without code or description: not mapped",
+            format!("{what} without code or description: not mapped"),
         );
-        return;
+        return None;
     };
     let description = seg.v(4);
     if code.get("text").is_none() && !description.is_empty() {
         code["text"] = Value::String(description.into_owned());
     }
+    Some(code)
+}
+
+/// DG1 → Condition (category encounter-diagnosis) and an Encounter.diagnosis entry.
+pub(crate) fn map_dg1(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
+    let Some(code) = code_or_description(ctx, seg, "diagnosis") else {
+        return;
+    };
     let (system, key) = concept_key(&code);
     let patient = ctx.patient_id().to_string();
     let encounter = ctx.encounter().cloned().unwrap_or_else(|| "-".into());
@@ -179,22 +189,9 @@ pub(crate) fn map_dg1(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
 
 /// PR1 → Procedure (status completed: PR1 reports procedures performed).
 pub(crate) fn map_pr1(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
-    let code = coded_with_method(seg, 3, 2).or_else(|| {
-        let text = seg.rep(4).text().trim().to_string();
-        (!text.is_empty()).then(|| jv!({ "text": text }))
-    });
-    let Some(mut code) = code else {
-        ctx.warn(
-            seg,
-            Some(3),
-            "procedure without code or description: not mapped",
-        );
+    let Some(code) = code_or_description(ctx, seg, "procedure") else {
         return;
     };
-    let description = seg.v(4);
-    if code.get("text").is_none() && !description.is_empty() {
-        code["text"] = Value::String(description.into_owned());
-    }
     let (system, key) = concept_key(&code);
     let patient = ctx.patient_id().to_string();
     let encounter = ctx.encounter().cloned().unwrap_or_else(|| "-".into());

@@ -190,6 +190,21 @@ pub fn ei(rep: &Rep<'_>, component: Option<usize>) -> (String, String, String, S
 }
 
 /// EI → Identifier with an optional v2-0203 type (PLAC, FILL).
+/// The placer (`PLAC`) and filler (`FILL`) order numbers as identifiers, those present.
+pub fn order_identifiers(
+    ctx: &Ctx<'_>,
+    placer: &(String, String, String, String),
+    filler: &(String, String, String, String),
+) -> Vec<Value> {
+    [
+        ei_identifier(ctx, placer, Some("PLAC")),
+        ei_identifier(ctx, filler, Some("FILL")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
 pub fn ei_identifier(
     ctx: &Ctx<'_>,
     (value, ns, uid, kind): &(String, String, String, String),

@@ -120,42 +120,18 @@ fn push_encoded(out: &mut String, text: &str, keep: impl Fn(u8) -> bool) {
 
 /// Standard base64 (RFC 4648, with padding), for Binary and attachment data.
 pub fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        out.push(ALPHABET[(n >> 18) as usize & 63] as char);
-        out.push(ALPHABET[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 {
-            ALPHABET[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if chunk.len() > 2 {
-            ALPHABET[n as usize & 63] as char
-        } else {
-            '='
-        });
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
 /// Is this valid base64 as FHIR's `base64Binary` accepts it (whitespace allowed)?
 pub fn is_base64(text: &str) -> bool {
+    use base64::Engine as _;
     let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if compact.is_empty() || !compact.len().is_multiple_of(4) {
-        return false;
-    }
-    let body_end = compact.len() - compact.iter().rev().take_while(|&&b| b == b'=').count();
-    compact.len() - body_end <= 2
-        && compact[..body_end]
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+    !compact.is_empty()
+        && base64::engine::general_purpose::STANDARD
+            .decode(&compact)
+            .is_ok()
 }
 
 #[cfg(test)]

@@ -11,7 +11,9 @@ use salus_hl7v2::Segment;
 use serde_json::Value;
 
 use crate::clinical::concept_key;
-use crate::datatypes::{self, cwe, decimal, ei_identifier, practitioner, quantity, unit, Person};
+use crate::datatypes::{
+    self, cwe, decimal, order_identifiers, practitioner, quantity, unit, Person,
+};
 use crate::order::authority;
 use crate::tables;
 use crate::v2::{RepExt, SegExt};
@@ -80,13 +82,7 @@ pub(crate) fn map_rxa(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
     };
     let mut r = ctx.resource("Immunization", &id);
     let placer = ctx.order.placer.clone();
-    let identifiers: Vec<Value> = [
-        ei_identifier(ctx, &placer, Some("PLAC")),
-        ei_identifier(ctx, &filler, Some("FILL")),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let identifiers = order_identifiers(ctx, &placer, &filler);
     put(&mut r, "identifier", identifiers);
 
     let completion = seg.v(20);

@@ -24,7 +24,7 @@ use serde_json::{Map, Number, Value};
 
 use crate::clinical::concept_key;
 use crate::datatypes::{
-    self, cwe, decimal, ei, ei_identifier, practitioner, quantity, unit, Person, Unit,
+    self, cwe, decimal, ei, order_identifiers, practitioner, quantity, unit, Person, Unit,
 };
 use crate::order;
 use crate::tables;
@@ -67,13 +67,7 @@ pub(crate) fn map_obr(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
     let mut r = ctx.resource("DiagnosticReport", &id);
 
     let (placer, filler) = order::placer_filler(ctx, seg);
-    let identifiers: Vec<Value> = [
-        ei_identifier(ctx, &placer, Some("PLAC")),
-        ei_identifier(ctx, &filler, Some("FILL")),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let identifiers = order_identifiers(ctx, &placer, &filler);
     put(&mut r, "identifier", identifiers);
     r.insert(
         "basedOn".into(),
@@ -548,13 +542,7 @@ pub(crate) fn map_spm(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
     let reference = crate::reference_to("Specimen", &id);
     if !ctx.has(&reference) {
         let mut r = ctx.resource("Specimen", &id);
-        let identifiers: Vec<Value> = [
-            ei_identifier(ctx, &placer, Some("PLAC")),
-            ei_identifier(ctx, &filler, Some("FILL")),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
+        let identifiers = order_identifiers(ctx, &placer, &filler);
         put(&mut r, "identifier", identifiers);
         match seg.v(20).to_ascii_uppercase().as_str() {
             "Y" => put(&mut r, "status", "available"),

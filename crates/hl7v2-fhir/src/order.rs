@@ -11,7 +11,7 @@ use salus_hl7v2::Segment;
 use serde_json::Value;
 
 use crate::clinical::concept_key;
-use crate::datatypes::{cwe, ei, ei_identifier, practitioner, Person};
+use crate::datatypes::{cwe, ei, order_identifiers, practitioner, Person};
 use crate::tables;
 use crate::v2::SegExt;
 use crate::{ids, put, put_opt, Ctx, Family};
@@ -154,13 +154,7 @@ pub(crate) fn emit_request(ctx: &mut Ctx<'_>, obr: Option<&Segment<'_>>) -> Stri
     let parts_ref: Vec<&str> = parts.iter().map(String::as_str).collect();
     let id = ids::id("ServiceRequest", &parts_ref);
     let mut r = ctx.resource("ServiceRequest", &id);
-    let identifiers: Vec<Value> = [
-        ei_identifier(ctx, &placer, Some("PLAC")),
-        ei_identifier(ctx, &filler, Some("FILL")),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let identifiers = order_identifiers(ctx, &placer, &filler);
     put(&mut r, "identifier", identifiers);
     // In results the order's state follows its result (OBR-25) unless ORC-5 says otherwise.
     let result_status = obr.filter(|_| ctx.family == Family::Results).map(|o| {

@@ -32,7 +32,7 @@ use serde_json::{Map, Value};
 use crate::datatypes::{self, cwe, cx, xad, xpn, xtn};
 use crate::tables;
 use crate::v2::{RepExt, SegExt};
-use crate::{ids, member, put, put_opt, same_value, Ctx};
+use crate::{member, put, put_opt, same_value, Ctx};
 
 /// The insured of the current IN1, for the IN2 after it.
 #[derive(Debug, Default)]
@@ -156,15 +156,7 @@ pub(crate) fn map_gt1(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
         add_to_patient(ctx, "address", addresses);
         return;
     }
-    let set_id = seg.v(1);
-    let position = ctx.gt1_position.to_string();
-    let key_part = if set_id.is_empty() {
-        position.as_str()
-    } else {
-        set_id.as_ref()
-    };
-    let patient = ctx.patient_id().to_string();
-    let id = ids::id("RelatedPerson", &[&patient, "guarantor", key_part]);
+    let id = crate::patient::related_person_id(ctx, seg, Some("guarantor"), ctx.gt1_position);
     let mut r = ctx.resource("RelatedPerson", &id);
     put(&mut r, "identifier", identifier);
     r.insert("patient".into(), ctx.patient_ref());
@@ -203,15 +195,7 @@ pub(crate) fn map_insured(ctx: &mut Ctx<'_>, seg: &Segment<'_>) -> Option<Value>
         };
         return None;
     }
-    let set_id = seg.v(1);
-    let position = ctx.in1_position.to_string();
-    let key_part = if set_id.is_empty() {
-        position.as_str()
-    } else {
-        set_id.as_ref()
-    };
-    let patient = ctx.patient_id().to_string();
-    let id = ids::id("RelatedPerson", &[&patient, "insured", key_part]);
+    let id = crate::patient::related_person_id(ctx, seg, Some("insured"), ctx.in1_position);
     let mut r = ctx.resource("RelatedPerson", &id);
     let mut identifier = Vec::new();
     for rep in seg.reps(49) {

@@ -335,18 +335,33 @@ fn race_or_ethnicity(
     Some(jv!({ "url": url, "extension": parts }))
 }
 
-/// NK1 → RelatedPerson.
-pub(crate) fn map_nk1(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
-    ctx.nk1_position += 1;
+/// The id of a RelatedPerson of the patient from an NK1, GT1 or IN1 segment: its set id
+/// (field 1), else its position among the segments of its kind, with `role` (`guarantor`,
+/// `insured`) when it is not a next of kin.
+pub(crate) fn related_person_id(
+    ctx: &Ctx<'_>,
+    seg: &Segment<'_>,
+    role: Option<&str>,
+    position: usize,
+) -> String {
     let set_id = seg.v(1);
-    let position = ctx.nk1_position.to_string();
+    let position = position.to_string();
     let key_part = if set_id.is_empty() {
         position.as_str()
     } else {
         set_id.as_ref()
     };
-    let patient = ctx.patient_id().to_string();
-    let id = ids::id("RelatedPerson", &[&patient, key_part]);
+    let patient = ctx.patient_id();
+    match role {
+        None => ids::id("RelatedPerson", &[patient, key_part]),
+        Some(role) => ids::id("RelatedPerson", &[patient, role, key_part]),
+    }
+}
+
+/// NK1 → RelatedPerson.
+pub(crate) fn map_nk1(ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
+    ctx.nk1_position += 1;
+    let id = related_person_id(ctx, seg, None, ctx.nk1_position);
     let mut r = ctx.resource("RelatedPerson", &id);
     r.insert("patient".into(), ctx.patient_ref());
 

@@ -222,51 +222,31 @@ fn push_padded(out: &mut String, n: u32, width: u32) {
     }
 }
 
-/// Days since 1970-01-01 of a civil date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The civil date of a day count since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 impl Ts {
     /// This time plus a number of minutes (same zone; seconds and fraction kept). `None`
     /// without a day, or when the result leaves years 1-9999.
     pub fn plus_minutes(&self, minutes: i64) -> Option<Ts> {
-        let (month, day) = (self.month?, self.day?);
-        let days = days_from_civil(i64::from(self.year), i64::from(month), i64::from(day));
-        let total = days * 1440
-            + i64::from(self.hour.unwrap_or(0)) * 60
-            + i64::from(self.minute.unwrap_or(0))
-            + minutes;
-        let (y, m, d) = civil_from_days(total.div_euclid(1440));
-        let in_day = total.rem_euclid(1440);
-        if !(1..=9999).contains(&y) {
+        use chrono::{Datelike, NaiveDate, TimeDelta, Timelike};
+        let start = NaiveDate::from_ymd_opt(
+            i32::from(self.year),
+            u32::from(self.month?),
+            u32::from(self.day?),
+        )?
+        .and_hms_opt(
+            u32::from(self.hour.unwrap_or(0)),
+            u32::from(self.minute.unwrap_or(0)),
+            0,
+        )?;
+        let end = start.checked_add_signed(TimeDelta::try_minutes(minutes)?)?;
+        if !(1..=9999).contains(&end.year()) {
             return None;
         }
         Some(Ts {
-            year: u16::try_from(y).ok()?,
-            month: Some(u8::try_from(m).ok()?),
-            day: Some(u8::try_from(d).ok()?),
-            hour: Some(u8::try_from(in_day / 60).ok()?),
-            minute: Some(u8::try_from(in_day % 60).ok()?),
+            year: u16::try_from(end.year()).ok()?,
+            month: Some(u8::try_from(end.month()).ok()?),
+            day: Some(u8::try_from(end.day()).ok()?),
+            hour: Some(u8::try_from(end.hour()).ok()?),
+            minute: Some(u8::try_from(end.minute()).ok()?),
             second: self.second,
             fraction: self.fraction.clone(),
             offset: self.offset,

@@ -111,11 +111,7 @@ impl AckError {
     /// in `message_text`, which should be the text that failed to parse), and the reason.
     pub fn from_parse_error(error: &ParseError, message_text: &str) -> Self {
         let mut ack = AckError::new(error.kind.hl7_error_code(), error.kind.to_string());
-        ack.segment_id = error
-            .location
-            .segment_id
-            .clone()
-            .filter(|id| !id.is_empty());
+        ack.segment_id = error.reportable_segment_id().map(str::to_owned);
         ack.field = error.location.field;
         if let (Some(index), Some(id)) = (error.location.segment_index, &ack.segment_id) {
             let text = strip_bom(message_text);
@@ -454,6 +450,25 @@ mod tests {
             "{reply}"
         );
         assert!(Message::parse(&reply).is_ok());
+    }
+
+    #[test]
+    fn a_malformed_lines_text_is_never_echoed() {
+        // A name cut off by a stray line break starts a "segment".
+        let raw = "MSH|^~\\&|A|F|||||ADT^A01|C1|P|2.5\rPID|1||X||Doe^\rJOHNATHAN^Q|x";
+        let e = Message::parse(raw).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::BadSegmentId);
+        assert_eq!(e.reportable_segment_id(), None);
+        assert!(!e.to_string().contains("JOHN"), "{e}");
+        let err = AckError::from_parse_error(&e, raw);
+        let reply = ack_for_unparsable(
+            raw,
+            AckCode::ApplicationReject,
+            Some(&err),
+            "20240101",
+            "A1",
+        );
+        assert!(!reply.contains("JOHN"), "{reply}");
     }
 
     #[test]

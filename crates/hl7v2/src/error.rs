@@ -39,6 +39,20 @@ pub struct Location {
     pub byte_offset: Option<usize>,
 }
 
+impl Location {
+    /// The segment id as it may be shown to people (messages, ACKs, reports): only when it
+    /// could be one (one to three ASCII capitals or digits). The start of a malformed line is
+    /// often patient data (a name cut off by a stray line break), so it is never echoed.
+    pub fn reportable_segment_id(&self) -> Option<&str> {
+        self.segment_id.as_deref().filter(|id| {
+            (1..=3).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        })
+    }
+}
+
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut parts = 0;
@@ -54,7 +68,7 @@ impl fmt::Display for Location {
             sep(f)?;
             write!(f, "message {}", m.saturating_add(1))?;
         }
-        match (self.segment_index, &self.segment_id) {
+        match (self.segment_index, self.reportable_segment_id()) {
             (Some(s), Some(id)) => {
                 sep(f)?;
                 write!(f, "segment {} ({id})", s.saturating_add(1))?;
@@ -225,6 +239,11 @@ impl ParseError {
     /// The segment id as found, if known.
     pub fn segment_id(&self) -> Option<&str> {
         self.location.segment_id.as_deref()
+    }
+
+    /// The segment id when it may be shown to people; see [`Location::reportable_segment_id`].
+    pub fn reportable_segment_id(&self) -> Option<&str> {
+        self.location.reportable_segment_id()
     }
 
     /// HL7 field number, if the fault is in one field.

@@ -67,8 +67,9 @@ impl std::fmt::Display for MessageFault {
 impl MessageFault {
     fn from_parse(e: &ParseError) -> MessageFault {
         MessageFault {
+            // Only an id that could be one: a malformed line's text may be patient data.
             segment: e
-                .segment_id()
+                .reportable_segment_id()
                 .map(|id| (id.to_owned(), e.segment_index().map_or(1, |i| i + 1))),
             field: e.field(),
             code: e.kind().hl7_error_code(),

@@ -111,10 +111,11 @@ fn rewrite_references(value: &mut Value, from: &str, to: &str) {
             for (key, v) in map.iter_mut() {
                 match v {
                     Value::String(s) if key == "reference" => {
-                        if s == from {
-                            *s = to.to_owned();
-                        } else if s.ends_with(&format!("/{from}")) {
-                            *s = format!("{}{to}", &s[..s.len() - from.len()]);
+                        let base = s
+                            .strip_suffix(from)
+                            .filter(|head| head.is_empty() || head.ends_with('/'));
+                        if let Some(base) = base {
+                            *s = format!("{base}{to}");
                         }
                     }
                     other => rewrite_references(other, from, to),
