@@ -1,0 +1,2 @@
+//! Observation parts shared by results, vital signs, social history and assessments
+//! (to be written).
