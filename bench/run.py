@@ -1093,6 +1093,115 @@ def hl7v2_benchmark(out_dir, salus, seconds=10, connections=8):
     print(table)
     return doc
 
+CCDA_SAMPLES = os.path.join(REPO, "..", "shared", "fixtures", "external", "ccda")
+CCDA_ID_RE = re.compile(r"<id\b([^>]*?)/>")
+
+
+def ccda_variant(text, k):
+    """Copy k of a document: every `<id/>` made unique (an extension suffixed `-k`, or one added
+    to a root-only id), so that each copy is another patient's document whose every entry
+    creates resources, rather than a re-ingest that finds everything unchanged."""
+    def fix(m):
+        attrs = m.group(1)
+        if "nullFlavor" in attrs:
+            return m.group(0)
+        if "extension=" in attrs:
+            attrs = re.sub(r'extension="([^"]*)"', lambda e: f'extension="{e.group(1)}-{k}"', attrs, count=1)
+        else:
+            attrs = attrs + f' extension="bench-{k}"'
+        return f"<id{attrs}/>"
+    return CCDA_ID_RE.sub(fix, text)
+
+
+def ccda_benchmark(out_dir, salus, copies=20, repeats=3):
+    """C-CDA: the 16 shared sample documents (Microsoft's FHIR-Converter inputs and HL7's full
+    CCD), `copies` unique copies each (see ccda_variant), ingested with `salus ingest --format
+    ccda DIR` into a fresh SQLite database: parse, map, validate and store, wall time and peak
+    RSS of the process (wait4), median of `repeats` runs. Target 300 documents/s.
+
+    Writes OUT/ccda.json and OUT/ccda.txt. Never fails the run."""
+    path = os.path.join(out_dir, "ccda.json")
+    targets = {"documents_per_s": 300}
+    doc = {"targets": targets, "samples": os.path.relpath(CCDA_SAMPLES, REPO), "copies": copies}
+    sources = []
+    for sub in ("microsoft-fhir-converter/input", "hl7-ccda-examples"):
+        d = os.path.join(CCDA_SAMPLES, sub)
+        if os.path.isdir(d):
+            sources += [os.path.join(d, f) for f in sorted(os.listdir(d))
+                        if f.endswith((".ccda", ".xml")) and os.path.isfile(os.path.join(d, f))]
+    if not sources or not os.path.exists(salus):
+        doc.update(skipped=True, reason="the C-CDA samples or the release binary are absent")
+    else:
+        try:
+            data = os.path.join(out_dir, "data-ccda")
+            shutil.rmtree(data, ignore_errors=True)
+            os.makedirs(data)
+            total_bytes = 0
+            for src in sources:
+                with open(src, encoding="utf-8-sig") as fh:
+                    text = fh.read()
+                stem = os.path.splitext(os.path.basename(src))[0]
+                for k in range(copies):
+                    out = os.path.join(data, f"{stem}-{k}.xml")
+                    with open(out, "w", encoding="utf-8") as fh:
+                        fh.write(ccda_variant(text, k))
+                    total_bytes += os.path.getsize(out)
+            documents = len(sources) * copies
+            doc.update(documents=documents, megabytes=round(total_bytes / 1e6, 1))
+            runs = []
+            for r in range(repeats):
+                work = os.path.join(out_dir, "db", f"ccda-{r}")
+                shutil.rmtree(work, ignore_errors=True)
+                os.makedirs(work)
+                db_url = "sqlite://" + os.path.join(work, "ccda.db")
+                subprocess.run([salus, "--db", db_url, "migrate"], env=child_env(), check=True,
+                               capture_output=True, timeout=120)
+                log_path = os.path.join(out_dir, "logs", f"ccda-ingest-{r}.log")
+                with open(log_path, "w") as err:
+                    started = time.monotonic()
+                    proc = subprocess.Popen([salus, "--db", db_url, "ingest", "--json", "--format",
+                                             "ccda", data], stdout=subprocess.PIPE, stderr=err,
+                                            env=child_env(), cwd=work)
+                    stdout = proc.stdout.read()
+                    proc.stdout.close()
+                    _, status, usage = os.wait4(proc.pid, 0)
+                    wall = time.monotonic() - started
+                report = json.loads(stdout)
+                created = sum(c.get("created", 0) for c in report["resources"].values())
+                runs.append({"wall_s": round(wall, 3), "documents_per_s": round(documents / wall, 1),
+                             "resources_created": created,
+                             "resources_per_s": round(created / wall, 1),
+                             "rejected": len(report["rejected"]),
+                             "exit": os.waitstatus_to_exitcode(status),
+                             "peak_rss_mb": round(usage.ru_maxrss / 1024.0, 1)})
+                shutil.rmtree(work, ignore_errors=True)
+            doc["runs"] = runs
+            best = sorted(runs, key=lambda r: r["documents_per_s"])[len(runs) // 2]
+            doc.update(documents_per_s=best["documents_per_s"], resources_per_s=best["resources_per_s"],
+                       peak_rss_mb=max(r["peak_rss_mb"] for r in runs),
+                       rejected_entries=best["rejected"])
+            doc["pass"] = {"documents_per_s": doc["documents_per_s"] >= targets["documents_per_s"]}
+        except (subprocess.SubprocessError, OSError, ValueError, KeyError) as e:
+            doc.update(skipped=True, reason=f"the C-CDA benchmark did not run: {e}")
+    write_json(path, doc)
+    if doc.get("skipped"):
+        table = f"C-CDA: skipped ({doc['reason']})"
+    else:
+        rows = [
+            ("parse+map+store, SQLite (docs/s)", f"{doc['documents_per_s']:.0f}", ">= 300",
+             "ok" if doc["pass"]["documents_per_s"] else "MISS"),
+            ("  resources/s", f"{doc['resources_per_s']:.0f}", "", ""),
+            ("  peak RSS (MB)", f"{doc['peak_rss_mb']:.0f}", "", ""),
+            ("  entries rejected per run", f"{doc['rejected_entries']}", "", ""),
+        ]
+        table = (f"C-CDA ({doc['documents']} documents, {doc['megabytes']} MB: {len(sources)} samples x "
+                 f"{copies} copies, median of {repeats})\n"
+                 + "\n".join(f"  {a:<36} {b:>14} {c:>10} {d}" for a, b, c, d in rows))
+    with open(os.path.join(out_dir, "ccda.txt"), "w") as fh:
+        fh.write(table + "\n")
+    print(table)
+    return doc
+
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -1111,6 +1220,7 @@ def main():
     p.add_argument("--strict", action="store_true", help="exit 3 when a figure misses its target")
     p.add_argument("--context-only", action="store_true", help="only the $llm-context benchmark")
     p.add_argument("--hl7v2-only", action="store_true", help="only the HL7 v2 benchmark")
+    p.add_argument("--ccda-only", action="store_true", help="only the C-CDA benchmark")
     args = p.parse_args()
     if args.copies < 1 or args.repeats < 1 or args.duration < 1:
         p.error("--copies, --repeats and --duration must be at least 1")
@@ -1139,10 +1249,14 @@ def main():
     if args.hl7v2_only:
         hl7v2_benchmark(out_dir, args.salus)
         return 0
+    if args.ccda_only:
+        ccda_benchmark(out_dir, args.salus)
+        return 0
     phi_text_benchmark(out_dir)
     deid_benchmark(out_dir, os.path.abspath(args.salus), os.path.abspath(args.fixtures))
     context_benchmark(out_dir, args.salus, os.path.abspath(args.fixtures))
     hl7v2_benchmark(out_dir, args.salus)
+    ccda_benchmark(out_dir, args.salus)
 
     src = os.path.abspath(args.fixtures)
     if not os.path.isdir(src) or not source_files(src):

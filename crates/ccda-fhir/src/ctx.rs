@@ -101,11 +101,41 @@ impl<'a, 'i> Ctx<'a, 'i> {
     }
 
     /// Add a resource this document states. Sets `meta.source` (keeping other `meta`
-    /// elements) and returns the reference `Type/id`. A second resource with the same type
-    /// and id (two entries naming one act) is dropped, with a warning when it is not the same
-    /// act mapped twice.
-    pub fn push(&mut self, resource: Value, at: Node) -> String {
+    /// elements) and returns the reference `Type/id`.
+    ///
+    /// A second resource with the same type and id is either the same act mapped twice (one
+    /// entry copied into two places, the same diagnosis on admission and discharge): it is
+    /// dropped and the first one's reference returned; or a different act under a reused id
+    /// (some senders write one id on every entry of a section): it gets an id from its
+    /// position, with a warning, instead of being lost. [`Ctx::same_act`] tells them apart.
+    pub fn push(&mut self, mut resource: Value, at: Node) -> String {
+        let kind = resource["resourceType"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let id = resource["id"].as_str().unwrap_or_default().to_owned();
+        let distinct = self.distinct_id(&kind, at, id.clone(), &resource);
+        if distinct != id {
+            resource["id"] = json!(distinct);
+        }
         self.push_with_source(resource, at, None)
+    }
+
+    /// The id a resource of `kind` that `at` describes gets: `id`, unless an earlier resource
+    /// has it and states a different act (a reused id), then an id from the position of `at`.
+    pub fn distinct_id(&mut self, kind: &str, at: Node, id: String, probe: &Value) -> String {
+        let reference = format!("{kind}/{id}");
+        let clash = self
+            .resource_mut(&reference)
+            .is_some_and(|earlier| !same_act(earlier, probe));
+        if !clash {
+            return id;
+        }
+        self.warn(
+            at,
+            "the entry's id is also the id of a different entry in this document; it is given an id from its position",
+        );
+        self.positional_id(kind, at)
     }
 
     /// Add a resource many documents name (a Practitioner, an Organization …), with the shared
@@ -142,6 +172,34 @@ impl<'a, 'i> Ctx<'a, 'i> {
             position: at.xpath(),
         });
         reference
+    }
+
+    /// How many resources have been added.
+    pub fn len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Whether none has.
+    pub fn is_empty(&self) -> bool {
+        self.out.is_empty()
+    }
+
+    /// The references of the resources this document states that were added after the first
+    /// `start` (the shared Practitioners and Organizations they name are left out).
+    pub fn references_since(&self, start: usize) -> Vec<String> {
+        self.out
+            .get(start..)
+            .unwrap_or_default()
+            .iter()
+            .filter(|m| m.resource["meta"]["source"] != SHARED_SOURCE)
+            .map(|m| {
+                format!(
+                    "{}/{}",
+                    m.resource["resourceType"].as_str().unwrap_or_default(),
+                    m.resource["id"].as_str().unwrap_or_default()
+                )
+            })
+            .collect()
     }
 
     /// Whether a resource with this reference (`Type/id`) was added.
@@ -212,6 +270,33 @@ impl<'a, 'i> Ctx<'a, 'i> {
     pub(crate) fn finish(self) -> (Vec<MappedResource>, Vec<MapIssue>, Vec<MapIssue>) {
         (self.out, self.warnings, self.skipped)
     }
+}
+
+/// Whether two resources state the same act: the same code, subject matter, value and time
+/// (the elements that tell two problems, results, medications or visits apart).
+fn same_act(a: &Value, b: &Value) -> bool {
+    const KEYS: &[&str] = &[
+        "code",
+        "vaccineCode",
+        "medicationCodeableConcept",
+        "description",
+        "relationship",
+        "condition",
+        "type",
+        "period",
+    ];
+    const PREFIXES: &[&str] = &["value", "effective", "occurrence", "onset", "performed"];
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return false;
+    };
+    let key = |k: &str| KEYS.contains(&k) || PREFIXES.iter().any(|p| k.starts_with(p));
+    fn pick<'m>(
+        m: &'m Map<String, Value>,
+        key: &dyn Fn(&str) -> bool,
+    ) -> Vec<(&'m String, &'m Value)> {
+        m.iter().filter(|(k, _)| key(k)).collect()
+    }
+    pick(a, &key) == pick(b, &key)
 }
 
 fn reorder_meta(obj: &mut Map<String, Value>) {

@@ -328,6 +328,10 @@ fn map_guardian(ctx: &mut Ctx, guardian: Node, patient_ref: &str) {
 /// An `author`: a person (Practitioner, with their organization) or a system (Device).
 fn map_author(ctx: &mut Ctx, author: Node) -> Option<String> {
     let assigned = author.child("assignedAuthor")?;
+    if is_oneself(assigned) {
+        // A document the patient wrote: its author is the Patient.
+        return Some(ctx.patient.clone());
+    }
     if let Some(device) = assigned.child("assignedAuthoringDevice") {
         let id = ctx.resource_id("Device", assigned);
         let mut d = Map::new();
@@ -372,12 +376,34 @@ fn map_author(ctx: &mut Ctx, author: Node) -> Option<String> {
 /// An assigned entity (`assignedAuthor`, `assignedEntity`) as a Practitioner. `None` when it
 /// names no one (no id, no person).
 pub fn map_practitioner(ctx: &mut Ctx, entity: Node, person_element: &str) -> Option<String> {
-    let person = entity.child(person_element);
-    let has_id = Ctx::id_key(entity).is_some();
-    if !has_id && person.is_none() {
+    // The patient signing or writing for themselves is no practitioner (and must not become
+    // one carrying the patient's identifiers).
+    if is_oneself(entity) {
         return None;
     }
-    let id = ctx.resource_id("Practitioner", entity);
+    let person = entity.child(person_element);
+    let id_key = Ctx::id_key(entity);
+    let names: Vec<Value> = person
+        .map(|p| {
+            p.children_named("name")
+                .filter_map(|n| ctx.human_name(n))
+                .collect()
+        })
+        .unwrap_or_default();
+    // `<id nullFlavor="UNK"/>` and `<name nullFlavor="UNK"/>` name no one.
+    if id_key.is_none() && names.is_empty() {
+        return None;
+    }
+    let id = match id_key {
+        Some(_) => ctx.resource_id("Practitioner", entity),
+        // Without an id, the same name in one document is the same person (an author named on
+        // every entry is one Practitioner, not one per entry).
+        None => salus_fhir::ids::derive_id(&format!(
+            "ccda|Practitioner|{}|name|{}",
+            ctx.doc_key,
+            Value::Array(names.clone())
+        )),
+    };
     let mut p = Map::new();
     p.insert("resourceType".into(), json!("Practitioner"));
     p.insert("id".into(), json!(id));
@@ -385,15 +411,11 @@ pub fn map_practitioner(ctx: &mut Ctx, entity: Node, person_element: &str) -> Op
     if !ids.is_empty() {
         p.insert("identifier".into(), Value::Array(ids));
     }
-    let mut parts = Map::new();
-    if let Some(person) = person {
-        ctx.contact_parts(person, &mut parts);
+    if !names.is_empty() {
+        p.insert("name".into(), Value::Array(names));
     }
     let mut own = Map::new();
     ctx.contact_parts(entity, &mut own);
-    if let Some(n) = parts.remove("name") {
-        p.insert("name".into(), n);
-    }
     for key in ["telecom", "address"] {
         if let Some(v) = own.remove(key) {
             p.insert(key.into(), v);
@@ -405,16 +427,28 @@ pub fn map_practitioner(ctx: &mut Ctx, entity: Node, person_element: &str) -> Op
     Some(ctx.push_shared(Value::Object(p), entity))
 }
 
+/// Whether an assigned entity is the patient (`code` ONESELF, HL7 RoleCode "self").
+fn is_oneself(entity: Node) -> bool {
+    entity.child("code").and_then(|c| c.attr("code")) == Some("ONESELF")
+}
+
 /// An organization element as an Organization. `None` when it names nothing.
 pub fn map_organization(ctx: &mut Ctx, org: Node) -> Option<String> {
     let name = org
         .children_named("name")
         .map(|n| n.text_content())
         .find(|t| !t.is_empty());
-    if Ctx::id_key(org).is_none() && name.is_none() {
-        return None;
-    }
-    let id = ctx.resource_id("Organization", org);
+    let id = match (Ctx::id_key(org), &name) {
+        (None, None) => return None,
+        (Some(_), _) => ctx.resource_id("Organization", org),
+        // Without an id, one name in one document is one organization (a vaccine maker named
+        // on four immunizations is one Organization).
+        (None, Some(name)) => salus_fhir::ids::derive_id(&format!(
+            "ccda|Organization|{}|name|{}",
+            ctx.doc_key,
+            escape(name)
+        )),
+    };
     let mut o = Map::new();
     o.insert("resourceType".into(), json!("Organization"));
     o.insert("id".into(), json!(id));
@@ -577,6 +611,152 @@ pub fn map_location(ctx: &mut Ctx, facility: Node) -> Option<String> {
         }
     }
     Some(ctx.push_shared(Value::Object(l), facility))
+}
+
+/// The document's structure as a Composition: what a FHIR document says the C-CDA header
+/// and section list say. FHIR requires a date, an author and a title; a document without a
+/// time or author gets no Composition (with a warning) rather than invented ones.
+pub fn map_composition(
+    ctx: &mut Ctx,
+    header: &Header,
+    sections: &[crate::sections::MappedSection],
+) {
+    let root = ctx.doc.root_element();
+    let Some(date) = ctx.document_time.clone() else {
+        ctx.warn(root, "the document has no usable effectiveTime: no Composition is made (FHIR requires its date)");
+        return;
+    };
+    let authors: Vec<Value> = header
+        .authors
+        .iter()
+        .map(|r| json!({"reference": r}))
+        .collect();
+    if authors.is_empty() {
+        ctx.warn(
+            root,
+            "the document names no author: no Composition is made (FHIR requires one)",
+        );
+        return;
+    }
+    let id = salus_fhir::ids::derive_id(&format!("ccda|Composition|{}", ctx.doc_key));
+    let mut c = Map::new();
+    c.insert("resourceType".into(), json!("Composition"));
+    c.insert("id".into(), json!(id));
+    if let Some(ident) = root
+        .child("setId")
+        .or_else(|| root.child("id"))
+        .and_then(|i| ctx.identifier(i))
+    {
+        c.insert("identifier".into(), ident);
+    }
+    c.insert("status".into(), json!("final"));
+    let doc_type = root
+        .child("code")
+        .and_then(|t| ctx.concept(t))
+        .unwrap_or_else(|| json!({"text": "Clinical document"}));
+    c.insert("type".into(), doc_type.clone());
+    c.insert("subject".into(), json!({"reference": ctx.patient}));
+    if let Some(e) = &ctx.encounter {
+        c.insert("encounter".into(), json!({"reference": e}));
+    }
+    c.insert("date".into(), json!(date));
+    c.insert("author".into(), Value::Array(authors));
+    let title = root
+        .child("title")
+        .map(|t| t.text_content())
+        .filter(|t| !t.is_empty())
+        .or_else(|| doc_type["coding"][0]["display"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "Clinical document".to_owned());
+    c.insert("title".into(), json!(title));
+    if let Some(code) = root
+        .child("confidentialityCode")
+        .and_then(|c| c.attr("code"))
+    {
+        if matches!(code, "U" | "L" | "M" | "N" | "R" | "V") {
+            c.insert("confidentiality".into(), json!(code));
+        }
+    }
+    if let Some(a) = &header.authenticator {
+        let mut attester = Map::new();
+        attester.insert("mode".into(), json!("legal"));
+        if let Some(t) = root
+            .path(&["legalAuthenticator", "time"])
+            .and_then(|t| ctx.time(t, TimeKind::DateTime))
+        {
+            attester.insert("time".into(), json!(t));
+        }
+        attester.insert("party".into(), json!({"reference": a}));
+        c.insert("attester".into(), json!([Value::Object(attester)]));
+    }
+    if let Some(cu) = &header.custodian {
+        c.insert("custodian".into(), json!({"reference": cu}));
+    }
+    if let Some(p) = &header.service_period {
+        c.insert("event".into(), json!([{"period": p}]));
+    }
+    let mut out_sections = Vec::new();
+    for s in sections {
+        let mut sec = Map::new();
+        let title = s
+            .section
+            .child("title")
+            .map(|t| t.text_content())
+            .filter(|t| !t.is_empty());
+        if let Some(t) = &title {
+            sec.insert("title".into(), json!(t));
+        }
+        if let Some(code) = s.section.child("code").and_then(|c| ctx.concept(c)) {
+            sec.insert("code".into(), code);
+        }
+        let text = s
+            .section
+            .child("text")
+            .map(|t| t.text_content())
+            .filter(|t| !t.is_empty());
+        if let Some(t) = text {
+            // The narrative's words; its CDA markup (tables, lists) is in the stored document.
+            sec.insert(
+                "text".into(),
+                json!({"status": "additional", "div": xhtml_div(&t)}),
+            );
+        }
+        if !s.entries.is_empty() {
+            let entries: Vec<Value> = s.entries.iter().map(|r| json!({"reference": r})).collect();
+            sec.insert("entry".into(), Value::Array(entries));
+        } else if s.section.null_flavor().is_some() {
+            sec.insert(
+                "emptyReason".into(),
+                json!({"coding": [{
+                    "system": "http://terminology.hl7.org/CodeSystem/list-empty-reason",
+                    "code": "unavailable"
+                }]}),
+            );
+        }
+        if sec.contains_key("text") || sec.contains_key("entry") || sec.contains_key("emptyReason")
+        {
+            out_sections.push(Value::Object(sec));
+        }
+    }
+    if !out_sections.is_empty() {
+        c.insert("section".into(), Value::Array(out_sections));
+    }
+    ctx.push(Value::Object(c), root);
+}
+
+/// Text as an XHTML `div` (FHIR narrative): escaped, in the XHTML namespace.
+pub fn xhtml_div(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 48);
+    out.push_str("<div xmlns=\"http://www.w3.org/1999/xhtml\">");
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out.push_str("</div>");
+    out
 }
 
 /// The whole document as a DocumentReference: the original bytes as an `application/xml`

@@ -20,6 +20,7 @@
 //! | `author`, `legalAuthenticator`, `authenticator`, `documentationOf/serviceEvent/performer` | Practitioner (or Device for a system author) |
 //! | `custodian`, represented and provider organizations | Organization |
 //! | `componentOf/encompassingEncounter` | Encounter, Location |
+//! | the document's structure | Composition: type, date, authors, attester, custodian, and one section per top-level section with its title, code, narrative text and the resources its entries became |
 //! | the whole document | DocumentReference holding the original XML (base64, `application/xml`) |
 //! | sections (by LOINC section code and templateId) | see [`sections`] |
 //!
@@ -111,7 +112,8 @@ pub fn map_document(
 ) -> Result<Mapped, DocumentError> {
     let mut ctx = Ctx::new(doc, options);
     let header = header::map_header(&mut ctx)?;
-    sections::map_body(&mut ctx);
+    let sections = sections::map_body(&mut ctx);
+    header::map_composition(&mut ctx, &header, &sections);
     header::map_document_reference(&mut ctx, &header, original);
     let (resources, warnings, skipped) = ctx.finish();
     Ok(Mapped {

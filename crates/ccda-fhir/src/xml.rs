@@ -124,7 +124,7 @@ pub fn parse<'i>(text: &'i str, limits: &Limits) -> Result<Document<'i>, Documen
         nodes_limit: limits.max_nodes,
         ..ParsingOptions::default()
     };
-    let doc = Document::parse_with_options(text, options).map_err(|e| syntax_error(&e))?;
+    let doc = Document::parse_with_options(text, options).map_err(|e| syntax_error(&e, text))?;
     let root = doc.root_element();
     if root.tag_name().name() != "ClinicalDocument" || root.tag_name().namespace() != Some(V3) {
         let ns = root.tag_name().namespace().unwrap_or("no namespace");
@@ -139,13 +139,36 @@ pub fn parse<'i>(text: &'i str, limits: &Limits) -> Result<Document<'i>, Documen
     Ok(doc)
 }
 
-fn syntax_error(e: &roxmltree::Error) -> DocumentError {
+fn syntax_error(e: &roxmltree::Error, text: &str) -> DocumentError {
     use roxmltree::Error as E;
+    let line_col = |offset: usize| {
+        let before = &text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
+        format!("line {line}, column {col}")
+    };
     let pos = e.pos();
-    let position = format!("line {}, column {}", pos.row, pos.col);
+    let mut position = format!("line {}, column {}", pos.row, pos.col);
     let reason = match e {
-        E::DtdDetected => "the document has a DTD (`<!DOCTYPE`); DTDs are refused because they can declare external or recursively expanding entities. C-CDA needs none: remove it".to_owned(),
-        E::NodesLimitReached => "the document has more XML nodes than the limit allows".to_owned(),
+        E::DtdDetected => {
+            // roxmltree does not say where: find the declaration for the user.
+            if let Some(at) = text.find("<!DOCTYPE") {
+                position = line_col(at);
+            }
+            "the document has a DTD (`<!DOCTYPE`); DTDs are refused because they can declare external or recursively expanding entities. C-CDA needs none: remove it".to_owned()
+        }
+        E::NodesLimitReached | E::AttributesLimitReached | E::NamespacesLimitReached => {
+            position = "document".into();
+            "the document has more XML nodes than the limit allows".to_owned()
+        }
+        E::UnclosedRootNode | E::UnexpectedEndOfStream => {
+            position = "end of document".into();
+            "the document ends before its elements are closed (truncated?)".to_owned()
+        }
+        E::NoRootNode => {
+            position = "document".into();
+            "the document has no root element".to_owned()
+        }
         E::UnknownNamespace(prefix, _) => {
             format!("the namespace prefix `{prefix}` is used but never declared")
         }
@@ -153,8 +176,6 @@ fn syntax_error(e: &roxmltree::Error) -> DocumentError {
             "an entity reference that XML does not define (only &lt; &gt; &amp; &apos; &quot; and character references are allowed)".to_owned()
         }
         E::UnexpectedCloseTag(..) => "a closing tag does not match the element it closes".to_owned(),
-        E::UnexpectedEndOfStream => "the document ends before its elements are closed (truncated?)".to_owned(),
-        E::NoRootNode => "the document has no root element".to_owned(),
         E::UnknownToken(_) => "malformed XML: an unexpected character".to_owned(),
         // Other roxmltree errors describe syntax without quoting element content.
         other => format!("malformed XML: {}", syntax_reason(other)),
@@ -337,7 +358,16 @@ mod tests {
         let e = parse(xxe, &l).unwrap_err();
         assert!(e.reason.contains("DTD"), "{e}");
         let e = parse(r#"<ClinicalDocument xmlns="urn:hl7-org:v3"><a>"#, &l).unwrap_err();
-        assert!(e.position.starts_with("line 1"), "{e}");
+        assert_eq!(e.position, "end of document", "{e}");
+        assert!(e.reason.contains("truncated"), "{e}");
+        let e = parse("<ClinicalDocument xmlns=\"urn:hl7-org:v3\">\n  <a></b>", &l).unwrap_err();
+        assert_eq!(e.position, "line 2, column 6", "{e}");
+        let e = parse(
+            "<?xml version=\"1.0\"?>\n\n<!DOCTYPE x>\n<ClinicalDocument/>",
+            &l,
+        )
+        .unwrap_err();
+        assert_eq!(e.position, "line 3, column 1", "{e}");
         let small = Limits {
             max_document_bytes: 10,
             ..l

@@ -755,11 +755,18 @@ impl Job<'_> {
                     .and_then(|a| a.get("contentType"))
                     .and_then(Value::as_str)
                     .unwrap_or("");
-                let textual = content_type.is_empty()
-                    || content_type.starts_with("text/")
-                    || content_type.contains("json")
-                    || content_type.contains("xml");
-                let markup = content_type.contains("html") || content_type.contains("xml");
+                // XML other than XHTML (a C-CDA document, above all) holds its identifiers in
+                // attribute values and in formats text scrubbing does not read (`<birthTime
+                // value="19610714"/>`, `<telecom value="tel:…"/>`): it cannot be checked, so
+                // it does not leave, like any attachment Salus cannot read. The resources
+                // mapped from the document are de-identified field by field instead.
+                let html = content_type.contains("html");
+                let opaque_xml = content_type.contains("xml") && !html;
+                let textual = !opaque_xml
+                    && (content_type.is_empty()
+                        || content_type.starts_with("text/")
+                        || content_type.contains("json"));
+                let markup = html;
                 let decoded = textual
                     .then(|| {
                         base64::engine::general_purpose::STANDARD

@@ -31,6 +31,7 @@ const PLANTED: &[&str] = &[
     "03/15/2023",
     "192.168.14.77",
     "ACCT-5521907",
+    "19610714",
 ];
 
 fn b64(text: &str) -> String {
@@ -100,7 +101,11 @@ fn resources() -> Vec<Value> {
             "content": [
                 {"attachment": {"contentType": "text/plain", "data": b64(&note()), "title": "Note on Zebulon Quixley"}},
                 {"attachment": {"contentType": "text/html", "data": b64(&format!("<p>{}</p>", note()))}},
-                {"attachment": {"contentType": "application/pdf", "data": b64("%PDF Zebulon Quixley 123-45-6789")}}
+                {"attachment": {"contentType": "application/pdf", "data": b64("%PDF Zebulon Quixley 123-45-6789")}},
+                // A C-CDA document keeps identifiers in attribute values text scrubbing cannot see.
+                {"attachment": {"contentType": "application/xml", "data": b64(
+                    "<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><recordTarget><patientRole><telecom value=\"tel:+1(617)555-0199\"/><patient><birthTime value=\"19610714\"/></patient></patientRole></recordTarget></ClinicalDocument>"
+                )}}
             ]
         }),
         json!({

@@ -6,7 +6,7 @@
 //! Salus does not map is kept as a `Binary` holding the raw message, with a notice, so nothing
 //! a feed sends is lost.
 
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 
 use salus_fhir::{prepare, Issue, IssueCode, PreparedResource};
 use salus_hl7v2::{split_messages, Message, ParseError};
@@ -179,13 +179,7 @@ pub fn read(
     options: &MapOptions,
     sink: &mut dyn Sink,
 ) -> Result<u64, SinkError> {
-    let mut bytes = Vec::new();
-    let cap = limits.max_document_bytes as u64;
-    reader
-        .take(cap + 1)
-        .read_to_end(&mut bytes)
-        .map_err(SinkError::input)?;
-    if bytes.len() as u64 > cap {
+    let Some(mut bytes) = crate::read_capped(reader, limits.max_document_bytes)? else {
         sink.rejected(Rejection::file(
             file,
             Issue::error(
@@ -197,7 +191,7 @@ pub fn read(
             ),
         ))?;
         return Ok(0);
-    }
+    };
     // MLLP framing left in a capture: start and end bytes separate messages.
     for b in bytes.iter_mut() {
         if *b == 0x0b || *b == 0x1c {

@@ -5,6 +5,7 @@
 //! the caller's business, through the [`Sink`] it passes in.
 
 pub mod bundle;
+pub mod ccda;
 pub mod detect;
 pub mod hl7v2;
 pub mod ndjson;
@@ -37,6 +38,20 @@ impl Default for Limits {
             max_document_bytes: 256 << 20,
         }
     }
+}
+
+/// Read a whole stream of at most `cap` bytes. `None` when it is longer: one byte more than the
+/// cap is read to tell, never more, so memory stays bounded whatever the input.
+pub(crate) fn read_capped(
+    reader: &mut dyn BufRead,
+    cap: usize,
+) -> Result<Option<Vec<u8>>, SinkError> {
+    let mut bytes = Vec::new();
+    reader
+        .take(cap as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(SinkError::input)?;
+    Ok((bytes.len() <= cap).then_some(bytes))
 }
 
 /// Wrap a stream so that gzip-compressed input is decompressed transparently (detected from
@@ -90,6 +105,13 @@ pub fn read_stream(
             file,
             limits,
             &salus_hl7v2_fhir::MapOptions::default(),
+            sink,
+        ),
+        Format::Ccda => ccda::read(
+            reader,
+            file,
+            limits,
+            &salus_ccda_fhir::MapOptions::default(),
             sink,
         ),
         Format::Unknown => reject_file(

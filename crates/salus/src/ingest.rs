@@ -15,7 +15,7 @@ use crate::config::Config;
 
 #[derive(Args)]
 pub struct IngestArgs {
-    /// auto (detected from content), ndjson or bundle.
+    /// auto (detected from content), ndjson, bundle, hl7v2 or ccda.
     #[arg(long, default_value = "auto")]
     format: String,
     /// Print the report as JSON on standard output.
@@ -60,7 +60,9 @@ impl Input {
 /// File name endings of data files taken from a walked directory. A file named explicitly is
 /// always read; in a directory, other files (a README, a script, a manifest) are skipped with a
 /// notice rather than rejected as bad data.
-const DATA_EXTENSIONS: &[&str] = &[".ndjson", ".jsonl", ".json", ".hl7", ".xml", ".csv"];
+const DATA_EXTENSIONS: &[&str] = &[
+    ".ndjson", ".jsonl", ".json", ".hl7", ".xml", ".ccda", ".cda", ".csv",
+];
 
 fn is_data_file(path: &Path) -> bool {
     let name = path
@@ -126,8 +128,12 @@ fn walk(dir: &Path, out: &mut Vec<Input>, skipped: &mut Vec<Notice>) -> Result<(
 }
 
 pub fn run(store: &Store, config: &Config, args: IngestArgs) -> Result<u8> {
-    let format = Format::from_name(&args.format)
-        .with_context(|| format!("--format {}: expected auto, ndjson or bundle", args.format))?;
+    let format = Format::from_name(&args.format).with_context(|| {
+        format!(
+            "--format {}: expected auto, ndjson, bundle, hl7v2, ccda or csv",
+            args.format
+        )
+    })?;
     let (inputs, skipped) = collect_inputs(&args.paths)?;
     if args.only_if_empty && store.count(None)? > 0 {
         eprintln!("the database already holds resources: nothing ingested (--only-if-empty)");

@@ -47,7 +47,8 @@ struct Cli {
 enum Command {
     /// Create or upgrade the database schema.
     Migrate,
-    /// Load FHIR NDJSON and Bundles (files, directories, '-' for standard input, .gz accepted).
+    /// Load FHIR NDJSON and Bundles, HL7 v2 messages and C-CDA documents (files, directories,
+    /// '-' for standard input, .gz accepted).
     Ingest(ingest::IngestArgs),
     /// Write current resources as FHIR Bulk Data NDJSON files, one per type.
     Export(export::ExportArgs),

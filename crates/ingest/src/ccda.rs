@@ -1,0 +1,162 @@
+//! C-CDA documents to FHIR resources.
+//!
+//! A document is a unit: it is parsed and mapped (`salus-ccda-fhir`), each resource is
+//! validated, and what is valid is pushed between `begin_unit` and `end_unit`, so a store
+//! commits the document whole or not at all. A document that cannot be read (not XML, a DTD,
+//! the wrong root or namespace, too large) is rejected with a position and a reason. Inside a
+//! readable document, an entry that cannot be mapped, or maps to something the FHIR schema
+//! refuses, is rejected with its XPath-like position and the rest of the document is kept.
+//! The DocumentReference always keeps the original XML, so nothing the document says is lost.
+
+use std::io::BufRead;
+
+use salus_ccda_fhir::{map_bytes, Limits as CcdaLimits, MapOptions};
+use salus_fhir::{prepare, Issue, IssueCode};
+
+use crate::report::{Notice, Rejection};
+use crate::sink::{Sink, SinkError};
+use crate::Limits;
+
+/// Read one C-CDA document and push its resources into the sink as one unit. Returns the
+/// number of documents read (1, or 0 when the input was refused before parsing).
+pub fn read(
+    reader: &mut dyn BufRead,
+    file: &str,
+    limits: &Limits,
+    options: &MapOptions,
+    sink: &mut dyn Sink,
+) -> Result<u64, SinkError> {
+    let ccda_limits = CcdaLimits {
+        max_document_bytes: limits
+            .max_document_bytes
+            .min(CcdaLimits::default().max_document_bytes),
+        ..CcdaLimits::default()
+    };
+    let Some(bytes) = crate::read_capped(reader, ccda_limits.max_document_bytes)? else {
+        sink.rejected(Rejection::file(
+            file,
+            Issue::error(
+                IssueCode::TooLong,
+                format!(
+                    "the C-CDA document is larger than {} bytes; such documents are refused",
+                    ccda_limits.max_document_bytes
+                ),
+            ),
+        ))?;
+        return Ok(0);
+    };
+    let mapped = match map_bytes(&bytes, &ccda_limits, options) {
+        Ok(m) => m,
+        Err(e) => {
+            sink.rejected(Rejection::new(
+                file,
+                e.position.clone(),
+                vec![Issue::error(IssueCode::Invalid, e.reason.clone())],
+            ))?;
+            return Ok(1);
+        }
+    };
+    sink.begin_unit()?;
+    for r in mapped.resources {
+        let kind = r.resource["resourceType"]
+            .as_str()
+            .unwrap_or("resource")
+            .to_owned();
+        match prepare(r.resource) {
+            Ok(resource) => sink.resource(resource, file, &r.position)?,
+            Err(issues) => {
+                let mut issues = issues;
+                for i in &mut issues {
+                    i.diagnostics = format!(
+                        "the {kind} mapped from this entry is not valid FHIR R4: {}",
+                        i.diagnostics
+                    );
+                }
+                sink.rejected(Rejection::new(file, r.position, issues))?;
+            }
+        }
+    }
+    sink.end_unit()?;
+    for s in mapped.skipped {
+        sink.rejected(Rejection::new(
+            file,
+            s.position,
+            vec![Issue::error(
+                IssueCode::Invalid,
+                format!("{} (the rest of the document was kept)", s.reason),
+            )],
+        ))?;
+    }
+    for w in mapped.warnings {
+        sink.notice(Notice {
+            file: file.to_owned(),
+            message: format!("{}: {}", w.position, w.reason),
+        })?;
+    }
+    Ok(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::VecSink;
+
+    fn read_str(text: &str) -> VecSink {
+        let mut sink = VecSink::default();
+        let n = read(
+            &mut text.as_bytes(),
+            "doc.xml",
+            &Limits::default(),
+            &MapOptions::default(),
+            &mut sink,
+        )
+        .unwrap();
+        assert_eq!(n, 1);
+        sink
+    }
+
+    const DOC: &str = r#"<ClinicalDocument xmlns="urn:hl7-org:v3">
+  <id root="1.2.3" extension="doc-1"/>
+  <effectiveTime value="20261101120000-0500"/>
+  <recordTarget><patientRole><id root="1.2.3.4" extension="mrn-1"/></patientRole></recordTarget>
+  <component><structuredBody>
+    <component><section><code code="48768-6" codeSystem="2.16.840.1.113883.6.1"/>
+      <entry><act classCode="ACT" moodCode="EVN"/></entry></section></component>
+  </structuredBody></component>
+</ClinicalDocument>"#;
+
+    #[test]
+    fn a_document_becomes_valid_resources_with_positions() {
+        let sink = read_str(DOC);
+        assert!(sink.rejected.is_empty(), "{:?}", sink.rejected);
+        let types: Vec<&str> = sink
+            .resources
+            .iter()
+            .map(|(r, _)| r.resource_type.as_str())
+            .collect();
+        assert_eq!(types.first(), Some(&"Patient"));
+        assert_eq!(types.last(), Some(&"DocumentReference"));
+        assert!(sink
+            .resources
+            .iter()
+            .all(|(_, position)| position.starts_with("/ClinicalDocument")));
+        // The payers section is not mapped: said once, as a notice, not as a rejection.
+        let unmapped: Vec<_> = sink
+            .notices
+            .iter()
+            .filter(|n| n.message.contains("does not map"))
+            .collect();
+        assert_eq!(unmapped.len(), 1, "{:?}", sink.notices);
+        assert!(sink.rejected.is_empty());
+    }
+
+    #[test]
+    fn an_unreadable_document_is_one_rejection_with_a_position() {
+        let sink = read_str("<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><id root=\"1\"/>");
+        assert!(sink.resources.is_empty());
+        assert_eq!(sink.rejected.len(), 1);
+        assert_eq!(sink.rejected[0].position, "end of document");
+        let sink = read_str("<Patient xmlns=\"http://hl7.org/fhir\"/>");
+        assert_eq!(sink.rejected[0].position, "/Patient");
+    }
+}
