@@ -292,8 +292,8 @@ pub trait El<'a, 'i: 'a>: Sized {
             let name = n.tag_name().name();
             let same = |s: &Node| s.is_element() && s.tag_name().name() == name;
             let before = n.prev_siblings().skip(1).filter(same).count();
-            let after = n.next_siblings().skip(1).filter(same).count();
-            steps.push((name, (before + after > 0).then_some(before + 1)));
+            let indexed = before > 0 || n.next_siblings().skip(1).any(|s| same(&s));
+            steps.push((name, indexed.then_some(before + 1)));
             at = n.parent_element();
         }
         let mut out = String::new();

@@ -56,8 +56,10 @@ pub fn read(
             return Ok(1);
         }
     };
+    let mut resources = mapped.resources;
+    label_the_whole_document(&mut resources);
     sink.begin_unit()?;
-    for r in mapped.resources {
+    for r in resources {
         let kind = r.resource["resourceType"]
             .as_str()
             .unwrap_or("resource")
@@ -94,6 +96,52 @@ pub fn read(
         })?;
     }
     Ok(1)
+}
+
+/// The DocumentReference (the whole document, as XML) and the Composition (its sections'
+/// text) say everything the entries say, so they carry every sensitivity label any entry's
+/// codes imply: a consent or access rule that withholds a mental-health Condition must
+/// withhold the document that contains it too.
+fn label_the_whole_document(resources: &mut [salus_ccda_fhir::MappedResource]) {
+    let labeller = salus_labels::Labeller::builtin();
+    let mut codings: Vec<serde_json::Value> = Vec::new();
+    for r in resources.iter() {
+        for label in labeller.labels_for(&r.resource) {
+            let coding = label.to_coding();
+            if !codings.contains(&coding) {
+                codings.push(coding);
+            }
+        }
+    }
+    if codings.is_empty() {
+        return;
+    }
+    for r in resources.iter_mut() {
+        let kind = r.resource["resourceType"].as_str().unwrap_or_default();
+        if kind != "DocumentReference" && kind != "Composition" {
+            continue;
+        }
+        let Some(obj) = r.resource.as_object_mut() else {
+            continue;
+        };
+        let meta = obj.entry("meta").or_insert_with(|| serde_json::json!({}));
+        let Some(meta) = meta.as_object_mut() else {
+            continue;
+        };
+        let security = meta
+            .entry("security")
+            .or_insert_with(|| serde_json::json!([]));
+        if let Some(list) = security.as_array_mut() {
+            for c in &codings {
+                let present = list
+                    .iter()
+                    .any(|l| l["system"] == c["system"] && l["code"] == c["code"]);
+                if !present {
+                    list.push(c.clone());
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -148,6 +196,46 @@ mod tests {
             .collect();
         assert_eq!(unmapped.len(), 1, "{:?}", sink.notices);
         assert!(sink.rejected.is_empty());
+    }
+
+    #[test]
+    fn the_document_carries_the_labels_of_what_it_says() {
+        let doc = DOC.replace(
+            "<entry><act classCode=\"ACT\" moodCode=\"EVN\"/></entry></section></component>",
+            r#"</section></component><component><section>
+              <code code="11450-4" codeSystem="2.16.840.1.113883.6.1"/>
+              <entry><observation classCode="OBS" moodCode="EVN">
+                <templateId root="2.16.840.1.113883.10.20.22.4.4"/><id root="1.2.3.9"/>
+                <code code="55607006" codeSystem="2.16.840.1.113883.6.96"/>
+                <value xsi:type="CD" code="35489007" codeSystem="2.16.840.1.113883.6.96"
+                  xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/>
+              </observation></entry></section></component>"#,
+        );
+        let sink = read_str(&doc);
+        assert!(sink.rejected.is_empty(), "{:?}", sink.rejected);
+        let labels = |kind: &str| -> Vec<String> {
+            let (r, _) = sink
+                .resources
+                .iter()
+                .find(|(r, _)| r.resource_type == kind)
+                .unwrap_or_else(|| panic!("a {kind}"));
+            let body = r.json();
+            body["meta"]["security"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c["code"].as_str().map(str::to_owned))
+                .collect()
+        };
+        let condition = labels("Condition");
+        assert!(!condition.is_empty(), "a depression diagnosis is labelled");
+        let document = labels("DocumentReference");
+        for code in &condition {
+            assert!(
+                document.contains(code),
+                "{code} on the document: {document:?}"
+            );
+        }
     }
 
     #[test]
