@@ -11,6 +11,10 @@ pub enum Format {
     Hl7v2,
     Ccda,
     Csv,
+    /// CDC/ATSDR Social Vulnerability Index table (reference data, not resources).
+    Svi,
+    /// HUD-USPS ZIP → county crosswalk (reference data).
+    ZipCounty,
     /// Nothing but white space.
     Empty,
     /// None of the above.
@@ -27,6 +31,8 @@ impl Format {
             "hl7v2" => Format::Hl7v2,
             "ccda" => Format::Ccda,
             "csv" => Format::Csv,
+            "svi" => Format::Svi,
+            "zip-county" => Format::ZipCounty,
             _ => return None,
         })
     }
@@ -41,6 +47,8 @@ impl fmt::Display for Format {
             Format::Hl7v2 => "hl7v2",
             Format::Ccda => "ccda",
             Format::Csv => "csv",
+            Format::Svi => "svi",
+            Format::ZipCounty => "zip-county",
             Format::Empty => "empty",
             Format::Unknown => "unknown",
         })

@@ -6,12 +6,15 @@
 
 pub mod bundle;
 pub mod ccda;
+pub mod csv;
+pub mod derive;
 pub mod detect;
 pub mod hl7v2;
 pub mod ndjson;
 pub mod report;
 pub mod sink;
 
+pub use derive::DerivingSink;
 pub use sink::VecSink;
 
 use std::io::{BufRead, BufReader, Read};
@@ -81,10 +84,38 @@ pub fn read_stream(
     limits: &Limits,
     sink: &mut dyn Sink,
 ) -> Result<u64, SinkError> {
+    read_stream_with(reader, file, format, limits, &ReadOptions::default(), sink)
+}
+
+fn is_csv_name(file: &str) -> bool {
+    let lower = file.to_ascii_lowercase();
+    lower.ends_with(".csv") || lower.ends_with(".csv.gz")
+}
+
+/// What some formats need besides the bytes.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// The mapping CSV files are read with; the Synthea preset when `None`.
+    pub csv_mapping: Option<std::sync::Arc<salus_csv_fhir::Mapping>>,
+}
+
+/// [`read_stream`] with options.
+pub fn read_stream_with(
+    reader: &mut dyn BufRead,
+    file: &str,
+    format: Format,
+    limits: &Limits,
+    options: &ReadOptions,
+    sink: &mut dyn Sink,
+) -> Result<u64, SinkError> {
     let format = match format {
         Format::Auto => {
             let head = reader.fill_buf().map_err(SinkError::input)?;
-            detect::detect(head)
+            match detect::detect(head) {
+                // CSV has no signature of its own: a `.csv` name says it.
+                Format::Unknown if is_csv_name(file) => Format::Csv,
+                detected => detected,
+            }
         }
         other => other,
     };
@@ -114,15 +145,28 @@ pub fn read_stream(
             &salus_ccda_fhir::MapOptions::default(),
             sink,
         ),
+        Format::Csv => {
+            let preset;
+            let mapping = match &options.csv_mapping {
+                Some(m) => m.as_ref(),
+                None => {
+                    preset = salus_csv_fhir::Mapping::preset("synthea")
+                        .ok_or_else(|| SinkError::new("the Synthea CSV mapping preset does not load"))?;
+                    &preset
+                }
+            };
+            csv::read(reader, file, mapping, sink)
+        }
         Format::Unknown => reject_file(
             sink,
             IssueCode::NotSupported,
             "the content is not FHIR JSON or NDJSON; give --format if it is another supported format".into(),
         ),
-        other => reject_file(
+        // Reference tables are not resources: the caller stores them (it has the store).
+        Format::Svi | Format::ZipCounty => reject_file(
             sink,
             IssueCode::NotSupported,
-            format!("the {other} format is not supported by this version of Salus yet"),
+            format!("{format} tables are reference data, loaded by `salus ingest --format {format}` or POST /ingest?format={format}"),
         ),
     }
 }

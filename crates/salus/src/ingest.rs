@@ -8,16 +8,25 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use salus_ingest::{decompress, read_stream, Format, IngestReport, Notice};
+use salus_ingest::{
+    decompress, read_stream_with, DerivingSink, Format, IngestReport, Notice, ReadOptions,
+};
 use salus_store::{Store, StoreSink};
 
 use crate::config::Config;
 
 #[derive(Args)]
 pub struct IngestArgs {
-    /// auto (detected from content), ndjson, bundle, hl7v2 or ccda.
+    /// auto (detected from content), ndjson, bundle, hl7v2, ccda, csv; or the SDoH
+    /// reference tables svi (CDC/ATSDR SVI) and zip-county (HUD-USPS crosswalk).
     #[arg(long, default_value = "auto")]
     format: String,
+    /// CSV: the mapping file (TOML) or preset name the files are read with (default synthea).
+    #[arg(long)]
+    mapping: Option<String>,
+    /// svi / zip-county: the table's vintage (2020; 2023Q1) when its file name does not say.
+    #[arg(long)]
+    vintage: Option<String>,
     /// Print the report as JSON on standard output.
     #[arg(long)]
     json: bool,
@@ -128,9 +137,12 @@ fn walk(dir: &Path, out: &mut Vec<Input>, skipped: &mut Vec<Notice>) -> Result<(
 }
 
 pub fn run(store: &Store, config: &Config, args: IngestArgs) -> Result<u8> {
+    if args.mapping.is_some() && !matches!(args.format.as_str(), "csv" | "auto") {
+        bail!("--mapping is for CSV files: give it with --format csv");
+    }
     let format = Format::from_name(&args.format).with_context(|| {
         format!(
-            "--format {}: expected auto, ndjson, bundle, hl7v2, ccda or csv",
+            "--format {}: expected auto, ndjson, bundle, hl7v2, ccda, csv, svi or zip-county",
             args.format
         )
     })?;
@@ -144,11 +156,19 @@ pub fn run(store: &Store, config: &Config, args: IngestArgs) -> Result<u8> {
     bar.set_style(
         ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("a valid template"),
     );
-    let mut sink = StoreSink::new(store, config.ingest.batch_size, crate::now_micros);
+    let options = ReadOptions {
+        csv_mapping: match &args.mapping {
+            Some(spec) => Some(std::sync::Arc::new(load_mapping(spec)?)),
+            None => None,
+        },
+    };
+    let mut store_sink = StoreSink::new(store, config.ingest.batch_size, crate::now_micros);
     let progress_bar = bar.clone();
-    sink.progress = Some(Box::new(move |n| {
+    store_sink.progress = Some(Box::new(move |n| {
         progress_bar.set_message(format!("{n} resources stored"))
     }));
+    // Screening responses bring what they imply (SDoH findings, PHQ/GAD scores).
+    let mut sink = DerivingSink::new(store_sink);
     let limits = config.limits();
     let mut files = 0u64;
     let mut records = 0u64;
@@ -156,15 +176,39 @@ pub fn run(store: &Store, config: &Config, args: IngestArgs) -> Result<u8> {
         files += 1;
         bar.set_prefix(input.name());
         let mut reader = input.open()?;
-        records +=
-            read_stream(&mut reader, &input.name(), format, &limits, &mut sink).map_err(|e| {
-                anyhow::anyhow!(
-                    "{}: {e}; batches committed before it are kept",
-                    input.name()
+        let read = match format {
+            Format::Svi | Format::ZipCounty => {
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut reader, &mut bytes)
+                    .with_context(|| format!("cannot read {}", input.name()))?;
+                salus_server::sdoh::load_reference(
+                    store,
+                    format,
+                    &input.name(),
+                    &bytes,
+                    args.vintage.as_deref(),
+                    crate::now_micros(),
+                    &mut sink,
                 )
-            })?;
+            }
+            _ => read_stream_with(
+                &mut reader,
+                &input.name(),
+                format,
+                &limits,
+                &options,
+                &mut sink,
+            ),
+        };
+        records += read.map_err(|e| {
+            anyhow::anyhow!(
+                "{}: {e}; batches committed before it are kept",
+                input.name()
+            )
+        })?;
     }
     let mut report = sink
+        .into_inner()
         .finish()
         .map_err(|e| anyhow::anyhow!("{e}; batches committed before it are kept"))?;
     bar.finish_and_clear();
@@ -220,4 +264,26 @@ fn print_summary(report: &IngestReport) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// A CSV mapping: a preset's name, or a TOML file; every problem listed before anything runs.
+fn load_mapping(spec: &str) -> Result<salus_csv_fhir::Mapping> {
+    if let Some(m) = salus_csv_fhir::Mapping::preset(spec) {
+        return Ok(m);
+    }
+    let text = std::fs::read_to_string(spec).with_context(|| {
+        format!(
+            "--mapping {spec}: not a preset ({}) and not a readable file",
+            salus_csv_fhir::Mapping::preset_names()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })?;
+    salus_csv_fhir::Mapping::from_toml(&text).map_err(|problems| {
+        let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+        anyhow::anyhow!(
+            "--mapping {spec}: the mapping has problems:\n{}",
+            list.join("\n")
+        )
+    })
 }

@@ -9,6 +9,7 @@ mod dev_cert;
 mod export;
 mod ingest;
 mod relabel;
+mod sdoh;
 mod security;
 mod summary;
 
@@ -66,6 +67,9 @@ enum Command {
     /// The audit trail: verify its hash chain.
     #[command(subcommand)]
     Audit(security::AuditCommand),
+    /// Social determinants of health: link patients to the loaded community indices.
+    #[command(subcommand)]
+    Sdoh(sdoh::SdohCommand),
     /// A patient's consented summary for an LLM prompt (what `$llm-context` returns), or the
     /// International Patient Summary (`--format ips`).
     Summary(summary::SummaryArgs),
@@ -159,6 +163,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Client(command) => security::client(&open()?, command),
         Command::Audit(command) => security::audit(&open()?, command),
         Command::Summary(args) => summary::run(&open_labelled()?, &config, args),
+        Command::Sdoh(command) => sdoh::run(&open()?, &config, command),
         Command::Serve {
             listen,
             mllp,

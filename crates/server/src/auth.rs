@@ -58,6 +58,8 @@ pub fn classify(method: &Method, path: &str, query: &str) -> Route {
         ["healthz"] | ["metrics"] | ["fhir", "metadata"] => Route::Public,
         [".well-known", "smart-configuration"] | ["auth", "token"] => Route::Public,
         ["ingest"] => protected(Action::Ingest, vec![]),
+        // Linking writes derived SDoH Observations: what an integrator's ingest may write.
+        ["sdoh", "link"] if method == Method::POST => protected(Action::Ingest, vec![]),
         ["fhir"] if method == Method::POST => protected(Action::Bundle, vec![]),
         ["fhir", "$export"] => {
             // Any `deid` parameter makes it a de-identified export: the handler refuses an
@@ -400,6 +402,8 @@ mod tests {
             })
         );
         assert_eq!(action(Method::POST, "/ingest", ""), Some(Action::Ingest));
+        assert_eq!(action(Method::POST, "/sdoh/link", ""), Some(Action::Ingest));
+        assert_eq!(action(Method::GET, "/sdoh/link", ""), None);
         assert_eq!(action(Method::POST, "/fhir", ""), Some(Action::Bundle));
         assert_eq!(
             action(Method::GET, "/fhir/AuditEvent", "agent=x"),

@@ -17,6 +17,7 @@ mod ingest;
 mod metrics;
 pub mod mllp;
 pub mod policies;
+pub mod sdoh;
 mod smart;
 pub mod summary;
 pub mod tls;
@@ -176,6 +177,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/auth/token", web::post().to(smart::token_endpoint))
         .service(web::scope("/ingest").route("", web::post().to(ingest::ingest)))
+        .route("/sdoh/link", web::post().to(ingest::sdoh_link))
         .service(policies::scope())
         .service(fhir::scope());
 }
