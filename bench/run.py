@@ -1203,6 +1203,153 @@ def ccda_benchmark(out_dir, salus, copies=20, repeats=3):
     return doc
 
 
+SDOH_DIR = os.path.join(REPO, "..", "shared", "fixtures", "external", "sdoh")
+
+
+def timed_salus(salus, args, cwd, log_path):
+    """Run salus with args; (exit code, stdout, wall seconds, peak RSS MB)."""
+    with open(log_path, "w") as err:
+        started = time.monotonic()
+        proc = subprocess.Popen([salus] + args, stdout=subprocess.PIPE, stderr=err,
+                                env=child_env(), cwd=cwd)
+        stdout = proc.stdout.read()
+        proc.stdout.close()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.monotonic() - started
+    return os.waitstatus_to_exitcode(status), stdout.decode("utf-8", "replace"), wall, \
+        round(usage.ru_maxrss / 1024.0, 1)
+
+
+def sdoh_csv_benchmark(out_dir, salus, rows=200000, patients=10000, repeats=3):
+    """CSV and SDoH:
+
+    - CSV: `rows` observation rows in the Synthea CSV layout (the rows of
+      fixtures/csv/synthea/observations.csv, each copy with another patient and time, so every
+      row creates a resource), `salus ingest` into a fresh SQLite database: rows/s mapped,
+      validated and stored, median of `repeats` (target 100,000 rows/s).
+    - SVI linking: `patients` Patients whose addresses carry ZIP codes of the shared HUD-USPS
+      crosswalk, in a database with the shared SVI 2020 county table and crosswalk loaded;
+      `salus sdoh link` wall time, median of `repeats` on fresh databases (the first link
+      creates 5 Observations a patient), and a re-link (everything unchanged). Target ≤ 1 s.
+
+    Writes OUT/sdoh_csv.json and OUT/sdoh_csv.txt. Never fails the run."""
+    path = os.path.join(out_dir, "sdoh_csv.json")
+    targets = {"csv_rows_per_s": 100000, "link_10000_patients_s": 1.0}
+    doc = {"targets": targets}
+    fixture = os.path.join(REPO, "fixtures", "csv", "synthea", "observations.csv")
+    svi = os.path.join(SDOH_DIR, "svi", "SVI2020_US_COUNTY.csv")
+    crosswalk = os.path.join(SDOH_DIR, "hud-usps-crosswalk", "ZIP_COUNTY_032023_MA_KS.csv")
+    if not os.path.exists(salus):
+        doc.update(skipped=True, reason="the release binary is absent")
+        write_json(path, doc)
+        return doc
+    try:
+        data = os.path.join(out_dir, "data-csv")
+        shutil.rmtree(data, ignore_errors=True)
+        os.makedirs(data)
+        with open(fixture) as fh:
+            header, *body = fh.read().splitlines()
+        cols = header.split(",")
+        at_date, at_patient = cols.index("DATE"), cols.index("PATIENT")
+        base = datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
+        with open(os.path.join(data, "observations.csv"), "w") as out:
+            out.write(header + "\n")
+            for i in range(rows):
+                fields = body[i % len(body)].split(",")
+                fields[at_patient] = f"bench-patient-{i % 5000:05d}"
+                fields[at_date] = (base + datetime.timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%SZ")
+                out.write(",".join(fields) + "\n")
+        doc["csv_rows"] = rows
+        runs = []
+        for r in range(repeats):
+            work = os.path.join(out_dir, "db", f"csv-{r}")
+            shutil.rmtree(work, ignore_errors=True)
+            os.makedirs(work)
+            db = "sqlite://" + os.path.join(work, "csv.db")
+            subprocess.run([salus, "--db", db, "migrate"], env=child_env(), check=True,
+                           capture_output=True, timeout=120)
+            code, out, wall, rss = timed_salus(salus, ["--db", db, "ingest", "--json", data], work,
+                                               os.path.join(out_dir, "logs", f"csv-{r}.log"))
+            report = json.loads(out)
+            created = sum(c.get("created", 0) for c in report["resources"].values())
+            runs.append({"wall_s": round(wall, 3), "rows_per_s": round(rows / wall, 1),
+                         "created": created, "rejected": len(report["rejected"]),
+                         "peak_rss_mb": rss})
+            shutil.rmtree(work, ignore_errors=True)
+        doc["csv_runs"] = runs
+        mid = sorted(runs, key=lambda r: r["rows_per_s"])[len(runs) // 2]
+        doc["csv_rows_per_s"] = mid["rows_per_s"]
+        doc["csv_peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+        if os.path.exists(svi) and os.path.exists(crosswalk):
+            zips = []
+            with open(crosswalk) as fh:
+                next(fh)
+                zips = sorted({line.split(",")[0] for line in fh})
+            pats = os.path.join(out_dir, "data-patients.ndjson")
+            with open(pats, "w") as out:
+                for i in range(patients):
+                    out.write(json.dumps({
+                        "resourceType": "Patient", "id": f"bench-link-{i:05d}",
+                        "name": [{"family": "Bench", "given": ["P"]}],
+                        "address": [{"use": "home", "line": ["1 Main St"], "city": "X",
+                                     "state": "KS", "postalCode": zips[i % len(zips)]}]}) + "\n")
+            link_runs = []
+            for r in range(repeats):
+                work = os.path.join(out_dir, "db", f"link-{r}")
+                shutil.rmtree(work, ignore_errors=True)
+                os.makedirs(work)
+                db = "sqlite://" + os.path.join(work, "link.db")
+                for args in (["migrate"], ["ingest", "--format", "svi", svi],
+                             ["ingest", "--format", "zip-county", crosswalk], ["ingest", pats]):
+                    subprocess.run([salus, "--db", db] + args, env=child_env(), check=True,
+                                   capture_output=True, timeout=600)
+                logs = os.path.join(out_dir, "logs")
+                code, out, wall, rss = timed_salus(salus, ["--db", db, "sdoh", "link", "--json"],
+                                                   work, os.path.join(logs, f"link-{r}.log"))
+                first = json.loads(out)
+                code, out, again_wall, _ = timed_salus(salus, ["--db", db, "sdoh", "link", "--json"],
+                                                       work, os.path.join(logs, f"relink-{r}.log"))
+                again = json.loads(out)
+                link_runs.append({"wall_s": round(wall, 3), "linked": first["linked"],
+                                  "unmatched": len(first["unmatched"]),
+                                  "created": first["resources"].get("Observation", {}).get("created", 0),
+                                  "relink_wall_s": round(again_wall, 3),
+                                  "relink_unchanged": again["resources"].get("Observation", {}).get("unchanged", 0),
+                                  "peak_rss_mb": rss})
+                shutil.rmtree(work, ignore_errors=True)
+            doc["link_runs"] = link_runs
+            doc["link_patients"] = patients
+            doc["link_10000_patients_s"] = sorted(r["wall_s"] for r in link_runs)[len(link_runs) // 2]
+            doc["relink_10000_patients_s"] = sorted(r["relink_wall_s"] for r in link_runs)[len(link_runs) // 2]
+        doc["pass"] = {
+            "csv_rows_per_s": doc["csv_rows_per_s"] >= targets["csv_rows_per_s"],
+            "link_10000_patients_s": doc.get("link_10000_patients_s", 1e9) <= targets["link_10000_patients_s"],
+        }
+    except (subprocess.SubprocessError, OSError, ValueError, KeyError) as e:
+        doc.update(skipped=True, reason=f"the CSV/SDoH benchmark did not run: {e}")
+    write_json(path, doc)
+    if doc.get("skipped"):
+        table = f"CSV/SDoH: skipped ({doc['reason']})"
+    else:
+        rows_t = [
+            (f"CSV, {doc['csv_rows']} rows, SQLite (rows/s)", f"{doc['csv_rows_per_s']:.0f}", ">= 100000",
+             "ok" if doc["pass"]["csv_rows_per_s"] else "MISS"),
+            ("  peak RSS (MB)", f"{doc['csv_peak_rss_mb']:.0f}", "", ""),
+        ]
+        if "link_10000_patients_s" in doc:
+            rows_t += [
+                (f"SVI link, {doc['link_patients']} patients (s)", f"{doc['link_10000_patients_s']:.2f}",
+                 "<= 1", "ok" if doc["pass"]["link_10000_patients_s"] else "MISS"),
+                ("  re-link, all unchanged (s)", f"{doc['relink_10000_patients_s']:.2f}", "", ""),
+            ]
+        table = "CSV and SDoH (median of 3)\n" + "\n".join(
+            f"  {a:<36} {b:>14} {c:>10} {d}" for a, b, c, d in rows_t)
+    with open(os.path.join(out_dir, "sdoh_csv.txt"), "w") as fh:
+        fh.write(table + "\n")
+    print(table)
+    return doc
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--salus", default=os.path.join(REPO, "target", "release", "salus"))
@@ -1221,6 +1368,7 @@ def main():
     p.add_argument("--context-only", action="store_true", help="only the $llm-context benchmark")
     p.add_argument("--hl7v2-only", action="store_true", help="only the HL7 v2 benchmark")
     p.add_argument("--ccda-only", action="store_true", help="only the C-CDA benchmark")
+    p.add_argument("--sdoh-only", action="store_true", help="only the CSV and SDoH benchmark")
     args = p.parse_args()
     if args.copies < 1 or args.repeats < 1 or args.duration < 1:
         p.error("--copies, --repeats and --duration must be at least 1")
@@ -1252,11 +1400,15 @@ def main():
     if args.ccda_only:
         ccda_benchmark(out_dir, args.salus)
         return 0
+    if args.sdoh_only:
+        sdoh_csv_benchmark(out_dir, args.salus)
+        return 0
     phi_text_benchmark(out_dir)
     deid_benchmark(out_dir, os.path.abspath(args.salus), os.path.abspath(args.fixtures))
     context_benchmark(out_dir, args.salus, os.path.abspath(args.fixtures))
     hl7v2_benchmark(out_dir, args.salus)
     ccda_benchmark(out_dir, args.salus)
+    sdoh_csv_benchmark(out_dir, args.salus)
 
     src = os.path.abspath(args.fixtures)
     if not os.path.isdir(src) or not source_files(src):

@@ -411,9 +411,17 @@ fn http_loads_tables_and_links() {
         assert_eq!(status, 200);
         let (status, _) = post("/ingest", std::fs::read(&bulk).unwrap());
         assert_eq!(status, 200);
+        // CSV over HTTP: the table is recognised by its header.
+        let (status, csv) = post(
+            "/ingest?format=csv",
+            std::fs::read(repo("fixtures/csv/synthea/patients.csv")).unwrap(),
+        );
+        assert_eq!(status, 200, "{csv}");
+        assert_eq!(csv["resources"]["Patient"]["created"], 4, "{csv}");
         let (status, link) = post("/sdoh/link", Vec::new());
         assert_eq!(status, 200, "{link}");
-        assert_eq!(link["linked"], 12, "{link}");
+        // The 12 Synthea patients with a known ZIP, and the 4 of the CSV fixture.
+        assert_eq!(link["linked"], 16, "{link}");
         // A clinician may not run it.
         let clinician = client_with_token(&make_token(&db, "clinician"));
         let r = clinician.post(server.url("/sdoh/link")).send().unwrap();

@@ -119,17 +119,17 @@ mod tests {
 
     #[test]
     fn a_phq9_response_brings_its_observations_and_the_self_harm_flag() {
-        let answer = |link: &str, code: &str, la: &str| {
-            json!({"linkId": link, "code": [{"system": "http://loinc.org", "code": code}],
+        // linkIds ending in the item's LOINC code, as US Core's PHQ-9 Questionnaire has them.
+        let answer = |code: &str, la: &str| {
+            json!({"linkId": format!("/44249-1/{code}"),
                    "answer": [{"valueCoding": {"system": "http://loinc.org", "code": la}}]})
         };
         let items: Vec<_> = [
             "44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5", "44253-3",
         ]
         .iter()
-        .enumerate()
-        .map(|(i, c)| answer(&format!("q{}", i + 1), c, "LA6569-3"))
-        .chain(std::iter::once(answer("q9", "44260-8", "LA6570-1")))
+        .map(|c| answer(c, "LA6569-3"))
+        .chain(std::iter::once(answer("44260-8", "LA6570-1")))
         .collect();
         let qr = json!({
             "resourceType": "QuestionnaireResponse", "id": "phq9-1", "status": "completed",
@@ -158,7 +158,7 @@ mod tests {
             .iter()
             .find(|o| o["code"]["coding"][0]["code"] == "44261-6")
             .expect("the PHQ-9 total");
-        assert_eq!(total["valueInteger"], 10);
+        assert_eq!(total["valueQuantity"]["value"], 10, "{total}");
         assert!(sink
             .notices
             .iter()
