@@ -17,6 +17,14 @@ use crate::report::{Notice, Rejection};
 use crate::sink::{Sink, SinkError};
 use crate::Limits;
 
+/// A document read and mapped, not yet validated or pushed.
+#[derive(Debug)]
+pub enum Document {
+    Mapped(salus_ccda_fhir::Mapped),
+    /// It could not be read as C-CDA at all.
+    Refused(Rejection),
+}
+
 /// Read one C-CDA document and push its resources into the sink as one unit. Returns the
 /// number of documents read (1, or 0 when the input was refused before parsing).
 pub fn read(
@@ -26,6 +34,17 @@ pub fn read(
     options: &MapOptions,
     sink: &mut dyn Sink,
 ) -> Result<u64, SinkError> {
+    let document = read_document(reader, file, limits, options)?;
+    push(document, file, sink)
+}
+
+/// Read and map one document (the expensive half, which may run ahead on another thread).
+pub fn read_document(
+    reader: &mut dyn BufRead,
+    file: &str,
+    limits: &Limits,
+    options: &MapOptions,
+) -> Result<Document, SinkError> {
     let ccda_limits = CcdaLimits {
         max_document_bytes: limits
             .max_document_bytes
@@ -33,7 +52,7 @@ pub fn read(
         ..CcdaLimits::default()
     };
     let Some(bytes) = crate::read_capped(reader, ccda_limits.max_document_bytes)? else {
-        sink.rejected(Rejection::file(
+        return Ok(Document::Refused(Rejection::file(
             file,
             Issue::error(
                 IssueCode::TooLong,
@@ -42,18 +61,28 @@ pub fn read(
                     ccda_limits.max_document_bytes
                 ),
             ),
-        ))?;
-        return Ok(0);
+        )));
     };
-    let mapped = match map_bytes(&bytes, &ccda_limits, options) {
-        Ok(m) => m,
-        Err(e) => {
-            sink.rejected(Rejection::new(
-                file,
-                e.position.clone(),
-                vec![Issue::error(IssueCode::Invalid, e.reason.clone())],
-            ))?;
-            return Ok(1);
+    Ok(match map_bytes(&bytes, &ccda_limits, options) {
+        Ok(m) => Document::Mapped(m),
+        Err(e) => Document::Refused(Rejection::new(
+            file,
+            e.position.clone(),
+            vec![Issue::error(IssueCode::Invalid, e.reason.clone())],
+        )),
+    })
+}
+
+/// Validate a mapped document's resources and push them as one unit, then what could not be
+/// mapped. Returns the number of documents (1, or 0 for one refused before parsing).
+pub fn push(document: Document, file: &str, sink: &mut dyn Sink) -> Result<u64, SinkError> {
+    let mapped = match document {
+        Document::Mapped(m) => m,
+        Document::Refused(r) => {
+            // A size refusal never reached the parser: no document was read.
+            let read = u64::from(r.position != "file");
+            sink.rejected(r)?;
+            return Ok(read);
         }
     };
     let mut resources = mapped.resources;

@@ -172,41 +172,66 @@ pub fn run(store: &Store, config: &Config, args: IngestArgs) -> Result<u8> {
     let limits = config.limits();
     let mut files = 0u64;
     let mut records = 0u64;
-    for input in &inputs {
-        files += 1;
-        bar.set_prefix(input.name());
-        let mut reader = input.open()?;
-        let read = match format {
-            Format::Svi | Format::ZipCounty => {
-                let mut bytes = Vec::new();
-                std::io::Read::read_to_end(&mut reader, &mut bytes)
-                    .with_context(|| format!("cannot read {}", input.name()))?;
-                salus_server::sdoh::load_reference(
-                    store,
-                    format,
-                    &input.name(),
-                    &bytes,
-                    args.vintage.as_deref(),
-                    crate::now_micros(),
-                    &mut sink,
-                )
+    std::thread::scope(|scope| -> Result<()> {
+        // C-CDA documents are read, parsed and mapped ahead on a thread of their own while the
+        // one before is validated and pushed into the store, so that the two halves of a
+        // document's cost overlap. Everything reaches the sink in the inputs' order, as
+        // without it.
+        let (ahead_tx, ahead_rx) = std::sync::mpsc::sync_channel::<Option<Mapped>>(2);
+        let inputs_ref = &inputs;
+        scope.spawn(move || {
+            for input in inputs_ref {
+                let mapped = map_ahead(input, format, &limits);
+                if ahead_tx.send(mapped).is_err() {
+                    break; // the main loop stopped on an error
+                }
             }
-            _ => read_stream_with(
-                &mut reader,
-                &input.name(),
-                format,
-                &limits,
-                &options,
-                &mut sink,
-            ),
-        };
-        records += read.map_err(|e| {
-            anyhow::anyhow!(
-                "{}: {e}; batches committed before it are kept",
-                input.name()
-            )
-        })?;
-    }
+        });
+        for input in &inputs {
+            files += 1;
+            bar.set_prefix(input.name());
+            let ahead = ahead_rx.recv().unwrap_or(None);
+            let read = match (ahead, format) {
+                (Some(Ok(document)), _) => {
+                    salus_ingest::ccda::push(document, &input.name(), &mut sink)
+                }
+                (Some(Err(e)), _) => return Err(e),
+                (None, Format::Svi | Format::ZipCounty) => {
+                    let mut reader = input.open()?;
+                    let mut bytes = Vec::new();
+                    std::io::Read::read_to_end(&mut reader, &mut bytes)
+                        .with_context(|| format!("cannot read {}", input.name()))?;
+                    salus_server::sdoh::load_reference(
+                        store,
+                        format,
+                        &input.name(),
+                        &bytes,
+                        args.vintage.as_deref(),
+                        crate::now_micros(),
+                        &mut sink,
+                    )
+                }
+                (None, _) => {
+                    let mut reader = input.open()?;
+                    read_stream_with(
+                        &mut reader,
+                        &input.name(),
+                        format,
+                        &limits,
+                        &options,
+                        &mut sink,
+                    )
+                }
+            };
+            records += read.map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: {e}; batches committed before it are kept",
+                    input.name()
+                )
+            })?;
+        }
+        Ok(())
+    })?;
     let mut report = sink
         .into_inner()
         .finish()
@@ -264,6 +289,39 @@ fn print_summary(report: &IngestReport) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// A C-CDA document read and mapped ahead (validated and pushed by the main loop).
+type Mapped = Result<salus_ingest::ccda::Document>;
+
+/// Read and map `input` now if it is a C-CDA document (by `--format ccda`, or detected); `None`
+/// for anything else (read in order by the main loop) and for standard input.
+fn map_ahead(input: &Input, format: Format, limits: &salus_ingest::Limits) -> Option<Mapped> {
+    if matches!(input, Input::Stdin) || !matches!(format, Format::Auto | Format::Ccda) {
+        return None;
+    }
+    let mut reader = match input.open() {
+        Ok(r) => r,
+        Err(e) => return Some(Err(e)),
+    };
+    if format == Format::Auto {
+        let head = match reader.fill_buf() {
+            Ok(h) => h,
+            Err(e) => return Some(Err(anyhow::anyhow!("cannot read {}: {e}", input.name()))),
+        };
+        if salus_ingest::detect::detect(head) != Format::Ccda {
+            return None;
+        }
+    }
+    Some(
+        salus_ingest::ccda::read_document(
+            &mut reader,
+            &input.name(),
+            limits,
+            &salus_ccda_fhir::MapOptions::default(),
+        )
+        .map_err(|e| anyhow::anyhow!("{}: {e}", input.name())),
+    )
 }
 
 /// A CSV mapping: a preset's name, or a TOML file; every problem listed before anything runs.
