@@ -311,3 +311,30 @@ fn patient_scope_moves_every_date_of_a_patient_by_the_same_offset() {
         "{offsets:?}"
     );
 }
+
+#[test]
+fn the_county_an_svi_observation_was_linked_through_does_not_survive_safe_harbor() {
+    let engine = engine("safe-harbor");
+    let book = IdentityBook::new();
+    let svi = |code: &str, value: &str| {
+        json!({"code": {"coding": [{"system": "http://salus.example/fhir/CodeSystem/svi-measure", "code": code}]},
+               "valueString": value})
+    };
+    let observation = json!({
+        "resourceType": "Observation", "id": "svi-1", "status": "final",
+        "code": {"coding": [{"system": "http://salus.example/fhir/CodeSystem/svi-measure", "code": "svi-overall"}]},
+        "subject": {"reference": "Patient/pat-zq"},
+        "valueQuantity": {"value": 0.6563, "unit": "percentile rank", "system": "http://unitsofmeasure.org", "code": "1"},
+        "component": [svi("county-fips", "20111"), svi("area-name", "Lyon County, Kansas"), svi("tract-fips", "20111000100")]
+    });
+    let mut run = Run::new([3; 32], &engine);
+    let out = engine
+        .deidentify(observation, &Origin::default(), &book, &mut run)
+        .unwrap();
+    let text = serde_json::to_string(&out).unwrap();
+    for planted in ["20111", "Lyon"] {
+        assert!(!text.contains(planted), "{planted} survived: {text}");
+    }
+    // The measure itself stays: it describes a population, not the patient.
+    assert_eq!(out["valueQuantity"]["value"], json!(0.6563));
+}
