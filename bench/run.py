@@ -1369,6 +1369,8 @@ def main():
     p.add_argument("--hl7v2-only", action="store_true", help="only the HL7 v2 benchmark")
     p.add_argument("--ccda-only", action="store_true", help="only the C-CDA benchmark")
     p.add_argument("--sdoh-only", action="store_true", help="only the CSV and SDoH benchmark")
+    p.add_argument("--ingest-reads-only", action="store_true",
+                   help="only the bulk ingest and read benchmarks (skip free text, de-identification, context, HL7 v2, C-CDA, CSV/SDoH)")
     args = p.parse_args()
     if args.copies < 1 or args.repeats < 1 or args.duration < 1:
         p.error("--copies, --repeats and --duration must be at least 1")
@@ -1403,12 +1405,13 @@ def main():
     if args.sdoh_only:
         sdoh_csv_benchmark(out_dir, args.salus)
         return 0
-    phi_text_benchmark(out_dir)
-    deid_benchmark(out_dir, os.path.abspath(args.salus), os.path.abspath(args.fixtures))
-    context_benchmark(out_dir, args.salus, os.path.abspath(args.fixtures))
-    hl7v2_benchmark(out_dir, args.salus)
-    ccda_benchmark(out_dir, args.salus)
-    sdoh_csv_benchmark(out_dir, args.salus)
+    if not args.ingest_reads_only:
+        phi_text_benchmark(out_dir)
+        deid_benchmark(out_dir, os.path.abspath(args.salus), os.path.abspath(args.fixtures))
+        context_benchmark(out_dir, args.salus, os.path.abspath(args.fixtures))
+        hl7v2_benchmark(out_dir, args.salus)
+        ccda_benchmark(out_dir, args.salus)
+        sdoh_csv_benchmark(out_dir, args.salus)
 
     src = os.path.abspath(args.fixtures)
     if not os.path.isdir(src) or not source_files(src):
