@@ -385,18 +385,22 @@ def load_observations(args, db_url, out_dir, failures, backend_name):
     return patient, observations
 
 
-def run_ingest(salus, url, data_dir, log_path, cwd):
-    """One `salus ingest`, timed, with the child's peak RSS from wait4."""
+def timed_run(cmd, cwd, log_path):
+    """Run a command, timed, with the child's peak RSS from wait4: (exit code, stdout, wall
+    seconds, rusage). Standard error goes to log_path."""
     with open(log_path, "w") as err:
         started = time.monotonic()
-        proc = subprocess.Popen([salus, "--db", url, "ingest", "--json", data_dir],
-                                stdout=subprocess.PIPE, stderr=err, env=child_env(), cwd=cwd)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=child_env(), cwd=cwd)
         stdout = proc.stdout.read()
         proc.stdout.close()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.monotonic() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, stdout.decode("utf-8", "replace"), wall, usage
+    return os.waitstatus_to_exitcode(status), stdout.decode("utf-8", "replace"), wall, usage
+
+
+def run_ingest(salus, url, data_dir, log_path, cwd):
+    """One `salus ingest`, timed, with the child's peak RSS."""
+    return timed_run([salus, "--db", url, "ingest", "--json", data_dir], cwd, log_path)
 
 
 def ingest_benchmark(args, backend, data, out_dir, failures):
@@ -1157,23 +1161,16 @@ def ccda_benchmark(out_dir, salus, copies=20, repeats=3):
                 subprocess.run([salus, "--db", db_url, "migrate"], env=child_env(), check=True,
                                capture_output=True, timeout=120)
                 log_path = os.path.join(out_dir, "logs", f"ccda-ingest-{r}.log")
-                with open(log_path, "w") as err:
-                    started = time.monotonic()
-                    proc = subprocess.Popen([salus, "--db", db_url, "ingest", "--json", "--format",
-                                             "ccda", data], stdout=subprocess.PIPE, stderr=err,
-                                            env=child_env(), cwd=work)
-                    stdout = proc.stdout.read()
-                    proc.stdout.close()
-                    _, status, usage = os.wait4(proc.pid, 0)
-                    wall = time.monotonic() - started
+                code, stdout, wall, rss = timed_salus(
+                    salus, ["--db", db_url, "ingest", "--json", "--format", "ccda", data], work,
+                    log_path)
                 report = json.loads(stdout)
                 created = sum(c.get("created", 0) for c in report["resources"].values())
                 runs.append({"wall_s": round(wall, 3), "documents_per_s": round(documents / wall, 1),
                              "resources_created": created,
                              "resources_per_s": round(created / wall, 1),
                              "rejected": len(report["rejected"]),
-                             "exit": os.waitstatus_to_exitcode(status),
-                             "peak_rss_mb": round(usage.ru_maxrss / 1024.0, 1)})
+                             "exit": code, "peak_rss_mb": rss})
                 shutil.rmtree(work, ignore_errors=True)
             doc["runs"] = runs
             best = sorted(runs, key=lambda r: r["documents_per_s"])[len(runs) // 2]
@@ -1208,16 +1205,8 @@ SDOH_DIR = os.path.join(REPO, "..", "shared", "fixtures", "external", "sdoh")
 
 def timed_salus(salus, args, cwd, log_path):
     """Run salus with args; (exit code, stdout, wall seconds, peak RSS MB)."""
-    with open(log_path, "w") as err:
-        started = time.monotonic()
-        proc = subprocess.Popen([salus] + args, stdout=subprocess.PIPE, stderr=err,
-                                env=child_env(), cwd=cwd)
-        stdout = proc.stdout.read()
-        proc.stdout.close()
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.monotonic() - started
-    return os.waitstatus_to_exitcode(status), stdout.decode("utf-8", "replace"), wall, \
-        round(usage.ru_maxrss / 1024.0, 1)
+    code, stdout, wall, usage = timed_run([salus] + args, cwd, log_path)
+    return code, stdout, wall, round(usage.ru_maxrss / 1024.0, 1)
 
 
 def sdoh_csv_benchmark(out_dir, salus, rows=200000, patients=10000, repeats=3):

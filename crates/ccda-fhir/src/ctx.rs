@@ -2,10 +2,12 @@
 //! identity, the narrative index) and where it puts what it makes.
 
 use std::cell::OnceCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use roxmltree::{Document, Node};
 use serde_json::{json, Map, Value};
+
+use salus_hl7v2_fhir::ids::uri_encode;
 
 use crate::xml::El;
 use crate::{MapIssue, MapOptions, MappedResource};
@@ -32,7 +34,8 @@ pub struct Ctx<'a, 'i> {
     pub document_time: Option<String>,
     anchors: OnceCell<HashMap<&'a str, Node<'a, 'i>>>,
     out: Vec<MappedResource>,
-    seen: HashSet<(String, String)>,
+    /// Where each added resource is in `out`, by reference (`Type/id`).
+    index: HashMap<String, usize>,
     pub(crate) warnings: Vec<MapIssue>,
     pub(crate) skipped: Vec<MapIssue>,
 }
@@ -46,9 +49,9 @@ impl<'a, 'i> Ctx<'a, 'i> {
                 match id.attr("extension") {
                     Some(ext) => (
                         format!("{}|{}", escape(r), escape(ext)),
-                        format!("urn:ccda:{}:{}", uri_part(r), uri_part(ext)),
+                        format!("urn:ccda:{}:{}", uri_encode(r), uri_encode(ext)),
                     ),
-                    None => (escape(r), format!("urn:ccda:{}", uri_part(r))),
+                    None => (escape(r), format!("urn:ccda:{}", uri_encode(r))),
                 }
             }
             None => ("-".into(), SHARED_SOURCE.into()),
@@ -64,7 +67,7 @@ impl<'a, 'i> Ctx<'a, 'i> {
             document_time: None,
             anchors: OnceCell::new(),
             out: Vec::new(),
-            seen: HashSet::new(),
+            index: HashMap::new(),
             warnings: Vec::new(),
             skipped: Vec::new(),
         }
@@ -73,8 +76,13 @@ impl<'a, 'i> Ctx<'a, 'i> {
     /// The key of the first usable `id` child (root, and extension when present):
     /// `<root>|<extension>`. `None` when the element has no id without a nullFlavor.
     pub fn id_key(node: Node) -> Option<String> {
+        Self::id_key_where(node, |_| true)
+    }
+
+    /// [`Ctx::id_key`] of the first usable `id` child that `accept` takes.
+    pub fn id_key_where(node: Node, accept: impl Fn(Node) -> bool) -> Option<String> {
         node.children_named("id")
-            .filter(|id| id.null_flavor().is_none())
+            .filter(|id| id.null_flavor().is_none() && accept(*id))
             .find_map(|id| {
                 let root = id.attr("root")?;
                 Some(match id.attr("extension") {
@@ -151,9 +159,10 @@ impl<'a, 'i> Ctx<'a, 'i> {
             .to_owned();
         let id = resource["id"].as_str().unwrap_or_default().to_owned();
         let reference = format!("{kind}/{id}");
-        if !self.seen.insert((kind, id)) {
+        if self.index.contains_key(&reference) {
             return reference;
         }
+        self.index.insert(reference.clone(), self.out.len());
         if let Some(obj) = resource.as_object_mut() {
             let meta = obj
                 .entry("meta")
@@ -204,19 +213,14 @@ impl<'a, 'i> Ctx<'a, 'i> {
 
     /// Whether a resource with this reference (`Type/id`) was added.
     pub fn has(&self, reference: &str) -> bool {
-        reference
-            .split_once('/')
-            .is_some_and(|(t, id)| self.seen.contains(&(t.to_owned(), id.to_owned())))
+        self.index.contains_key(reference)
     }
 
     /// A resource added earlier, by reference (`Type/id`), to add to it (the Patient's birth
     /// sex, found in the social history section).
     pub fn resource_mut(&mut self, reference: &str) -> Option<&mut Value> {
-        let (kind, id) = reference.split_once('/')?;
-        self.out
-            .iter_mut()
-            .map(|m| &mut m.resource)
-            .find(|r| r["resourceType"] == kind && r["id"] == id)
+        let at = *self.index.get(reference)?;
+        self.out.get_mut(at).map(|m| &mut m.resource)
     }
 
     /// A field that could not be mapped (the element is left out, the entry kept).
@@ -318,17 +322,4 @@ fn reorder_meta(obj: &mut Map<String, Value>) {
 /// A key part with `|` percent-encoded, so parts cannot run into each other.
 pub fn escape(part: &str) -> String {
     part.replace('%', "%25").replace('|', "%7C")
-}
-
-/// A URI part: RFC 3986 unreserved characters kept, everything else percent-encoded.
-pub fn uri_part(part: &str) -> String {
-    let mut out = String::with_capacity(part.len());
-    for b in part.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }

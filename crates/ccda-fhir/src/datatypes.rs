@@ -102,9 +102,7 @@ impl<'a, 'i> Ctx<'a, 'i> {
             return None;
         }
         let mut out = Map::new();
-        if !codings.is_empty() {
-            out.insert("coding".into(), Value::Array(codings));
-        }
+        put_array(&mut out, "coding", codings);
         if let Some(text) = text {
             out.insert("text".into(), json!(text));
         }
@@ -257,9 +255,7 @@ impl<'a, 'i> Ctx<'a, 'i> {
             .filter(|l| !l.is_empty())
             .map(Value::from)
             .collect();
-        if !lines.is_empty() {
-            out.insert("line".into(), Value::Array(lines));
-        }
+        put_array(&mut out, "line", lines);
         for (element, name) in [
             ("city", "city"),
             ("county", "district"),
@@ -335,15 +331,16 @@ impl<'a, 'i> Ctx<'a, 'i> {
             .into_iter()
             .filter_map(|a| self.address(a))
             .collect();
-        if !names.is_empty() {
-            into.insert("name".into(), Value::Array(names));
-        }
-        if !telecoms.is_empty() {
-            into.insert("telecom".into(), Value::Array(telecoms));
-        }
-        if !addresses.is_empty() {
-            into.insert("address".into(), Value::Array(addresses));
-        }
+        put_array(into, "name", names);
+        put_array(into, "telecom", telecoms);
+        put_array(into, "address", addresses);
+    }
+}
+
+/// Insert an array element only when it has members: FHIR forbids empty arrays.
+pub fn put_array(into: &mut Map<String, Value>, key: &str, values: Vec<Value>) {
+    if !values.is_empty() {
+        into.insert(key.into(), Value::Array(values));
     }
 }
 

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use crate::codes::{oid, system_uri};
 use crate::ctx::{escape, Ctx};
-use crate::datatypes::{gender, TimeKind};
+use crate::datatypes::{gender, put_array, TimeKind};
 use crate::xml::{El, SDTC};
 use crate::DocumentError;
 
@@ -97,34 +97,26 @@ fn map_patient(ctx: &mut Ctx, role: Node) {
         json!({"profile": [format!("{US_CORE}/us-core-patient")]}),
     );
     let ids = ctx.identifiers(role);
-    if !ids.is_empty() {
-        p.insert("identifier".into(), Value::Array(ids));
-    }
+    put_array(&mut p, "identifier", ids);
     let person = role.child("patient");
     let mut extensions = Vec::new();
     if let Some(person) = person {
         extensions.extend(race_extension(ctx, person));
         extensions.extend(ethnicity_extension(ctx, person));
     }
-    if !extensions.is_empty() {
-        p.insert("extension".into(), Value::Array(extensions));
-    }
+    put_array(&mut p, "extension", extensions);
     if let Some(person) = person {
         let names: Vec<Value> = person
             .children_named("name")
             .filter_map(|n| ctx.human_name(n))
             .collect();
-        if !names.is_empty() {
-            p.insert("name".into(), Value::Array(names));
-        }
+        put_array(&mut p, "name", names);
     }
     let telecoms: Vec<Value> = role
         .children_named("telecom")
         .filter_map(|t| ctx.contact_point(t))
         .collect();
-    if !telecoms.is_empty() {
-        p.insert("telecom".into(), Value::Array(telecoms));
-    }
+    put_array(&mut p, "telecom", telecoms);
     if let Some(person) = person {
         if let Some(g) = person.child("administrativeGenderCode").and_then(gender) {
             p.insert("gender".into(), json!(g));
@@ -163,9 +155,7 @@ fn map_patient(ctx: &mut Ctx, role: Node) {
         .into_iter()
         .filter_map(|a| ctx.address(a))
         .collect();
-    if !addresses.is_empty() {
-        p.insert("address".into(), Value::Array(addresses));
-    }
+    put_array(&mut p, "address", addresses);
     if let Some(person) = person {
         if let Some(m) = person
             .child("maritalStatusCode")
@@ -188,9 +178,7 @@ fn map_patient(ctx: &mut Ctx, role: Node) {
                 Some(Value::Object(c))
             })
             .collect();
-        if !languages.is_empty() {
-            p.insert("communication".into(), Value::Array(languages));
-        }
+        put_array(&mut p, "communication", languages);
     }
     let patient_ref = ctx.patient.clone();
     ctx.push(Value::Object(p), role);
@@ -211,15 +199,7 @@ fn map_patient(ctx: &mut Ctx, role: Node) {
 
 /// `root|extension` of the first patient identifier that is neither an SSN nor masked.
 fn patient_key(role: Node) -> Option<String> {
-    role.children_named("id")
-        .filter(|id| id.null_flavor().is_none() && id.attr("root") != Some(oid::SSN))
-        .find_map(|id| {
-            let root = id.attr("root")?;
-            Some(match id.attr("extension") {
-                Some(ext) => format!("{}|{}", escape(root), escape(ext)),
-                None => escape(root),
-            })
-        })
+    Ctx::id_key_where(role, |id| id.attr("root") != Some(oid::SSN))
 }
 
 /// Race or ethnicity codes as the US Core extension: OMB categories, detailed codes, text.
@@ -295,9 +275,7 @@ fn map_guardian(ctx: &mut Ctx, guardian: Node, patient_ref: &str) {
     r.insert("resourceType".into(), json!("RelatedPerson"));
     r.insert("id".into(), json!(id));
     let ids = ctx.identifiers(guardian);
-    if !ids.is_empty() {
-        r.insert("identifier".into(), Value::Array(ids));
-    }
+    put_array(&mut r, "identifier", ids);
     r.insert("patient".into(), json!({"reference": patient_ref}));
     let mut relationship = vec![json!({"coding": [{
         "system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode",
@@ -338,9 +316,7 @@ fn map_author(ctx: &mut Ctx, author: Node) -> Option<String> {
         d.insert("resourceType".into(), json!("Device"));
         d.insert("id".into(), json!(id));
         let ids = ctx.identifiers(assigned);
-        if !ids.is_empty() {
-            d.insert("identifier".into(), Value::Array(ids));
-        }
+        put_array(&mut d, "identifier", ids);
         let model = device
             .child("manufacturerModelName")
             .map(|m| m.text_content())
@@ -408,12 +384,8 @@ pub fn map_practitioner(ctx: &mut Ctx, entity: Node, person_element: &str) -> Op
     p.insert("resourceType".into(), json!("Practitioner"));
     p.insert("id".into(), json!(id));
     let ids = ctx.identifiers(entity);
-    if !ids.is_empty() {
-        p.insert("identifier".into(), Value::Array(ids));
-    }
-    if !names.is_empty() {
-        p.insert("name".into(), Value::Array(names));
-    }
+    put_array(&mut p, "identifier", ids);
+    put_array(&mut p, "name", names);
     let mut own = Map::new();
     ctx.contact_parts(entity, &mut own);
     for key in ["telecom", "address"] {
@@ -453,9 +425,7 @@ pub fn map_organization(ctx: &mut Ctx, org: Node) -> Option<String> {
     o.insert("resourceType".into(), json!("Organization"));
     o.insert("id".into(), json!(id));
     let ids = ctx.identifiers(org);
-    if !ids.is_empty() {
-        o.insert("identifier".into(), Value::Array(ids));
-    }
+    put_array(&mut o, "identifier", ids);
     if let Some(name) = name {
         o.insert("name".into(), json!(name));
     }
@@ -463,18 +433,14 @@ pub fn map_organization(ctx: &mut Ctx, org: Node) -> Option<String> {
         .children_named("telecom")
         .filter_map(|t| ctx.contact_point(t))
         .collect();
-    if !telecoms.is_empty() {
-        o.insert("telecom".into(), Value::Array(telecoms));
-    }
+    put_array(&mut o, "telecom", telecoms);
     let addresses: Vec<Value> = org
         .children_named("addr")
         .collect::<Vec<_>>()
         .into_iter()
         .filter_map(|a| ctx.address(a))
         .collect();
-    if !addresses.is_empty() {
-        o.insert("address".into(), Value::Array(addresses));
-    }
+    put_array(&mut o, "address", addresses);
     Some(ctx.push_shared(Value::Object(o), org))
 }
 
@@ -485,9 +451,7 @@ fn map_encompassing_encounter(ctx: &mut Ctx, enc: Node) {
     e.insert("resourceType".into(), json!("Encounter"));
     e.insert("id".into(), json!(id));
     let ids = ctx.identifiers(enc);
-    if !ids.is_empty() {
-        e.insert("identifier".into(), Value::Array(ids));
-    }
+    put_array(&mut e, "identifier", ids);
     let period = enc.child("effectiveTime").and_then(|t| ctx.period(t));
     let finished = period.as_ref().is_some_and(|p| p.get("end").is_some());
     e.insert(
@@ -530,9 +494,7 @@ fn map_encompassing_encounter(ctx: &mut Ctx, enc: Node) {
             }));
         }
     }
-    if !participants.is_empty() {
-        e.insert("participant".into(), Value::Array(participants));
-    }
+    put_array(&mut e, "participant", participants);
     if let Some(p) = period {
         e.insert("period".into(), p);
     }
@@ -588,9 +550,7 @@ pub fn map_location(ctx: &mut Ctx, facility: Node) -> Option<String> {
     l.insert("resourceType".into(), json!("Location"));
     l.insert("id".into(), json!(id));
     let ids = ctx.identifiers(facility);
-    if !ids.is_empty() {
-        l.insert("identifier".into(), Value::Array(ids));
-    }
+    put_array(&mut l, "identifier", ids);
     if let Some(n) = name {
         l.insert("name".into(), json!(n));
     }
@@ -737,26 +697,23 @@ pub fn map_composition(
             out_sections.push(Value::Object(sec));
         }
     }
-    if !out_sections.is_empty() {
-        c.insert("section".into(), Value::Array(out_sections));
-    }
+    put_array(&mut c, "section", out_sections);
     ctx.push(Value::Object(c), root);
 }
 
 /// Text as an XHTML `div` (FHIR narrative): escaped, in the XHTML namespace.
 pub fn xhtml_div(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 48);
-    out.push_str("<div xmlns=\"http://www.w3.org/1999/xhtml\">");
-    for ch in text.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
-    out.push_str("</div>");
-    out
+    format!(
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\">{}</div>",
+        xhtml_escape(text)
+    )
+}
+
+/// Text made safe inside XHTML: `&`, `<` and `>` escaped.
+pub fn xhtml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// The whole document as a DocumentReference: the original bytes as an `application/xml`
@@ -821,9 +778,7 @@ pub fn map_document_reference(ctx: &mut Ctx, header: &Header, original: &[u8]) {
             Some(json!({"code": code, "target": {"identifier": ident}}))
         })
         .collect();
-    if !relates.is_empty() {
-        d.insert("relatesTo".into(), Value::Array(relates));
-    }
+    put_array(&mut d, "relatesTo", relates);
     if let Some(title) = root
         .child("title")
         .map(|t| t.text_content())

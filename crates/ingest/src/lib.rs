@@ -87,6 +87,16 @@ pub fn read_stream(
     read_stream_with(reader, file, format, limits, &ReadOptions::default(), sink)
 }
 
+/// The Synthea preset, loaded (and checked against the FHIR schema) once per process rather
+/// than once per file of an export.
+fn synthea_mapping() -> Option<&'static salus_csv_fhir::Mapping> {
+    static PRESET: std::sync::OnceLock<Option<salus_csv_fhir::Mapping>> =
+        std::sync::OnceLock::new();
+    PRESET
+        .get_or_init(|| salus_csv_fhir::Mapping::preset("synthea"))
+        .as_ref()
+}
+
 fn is_csv_name(file: &str) -> bool {
     let lower = file.to_ascii_lowercase();
     lower.ends_with(".csv") || lower.ends_with(".csv.gz")
@@ -146,14 +156,11 @@ pub fn read_stream_with(
             sink,
         ),
         Format::Csv => {
-            let preset;
             let mapping = match &options.csv_mapping {
                 Some(m) => m.as_ref(),
-                None => {
-                    preset = salus_csv_fhir::Mapping::preset("synthea")
-                        .ok_or_else(|| SinkError::new("the Synthea CSV mapping preset does not load"))?;
-                    &preset
-                }
+                None => synthea_mapping().ok_or_else(|| {
+                    SinkError::new("the Synthea CSV mapping preset does not load")
+                })?,
             };
             csv::read(reader, file, mapping, sink)
         }

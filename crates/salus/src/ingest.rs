@@ -300,6 +300,18 @@ fn map_ahead(input: &Input, format: Format, limits: &salus_ingest::Limits) -> Op
     if matches!(input, Input::Stdin) || !matches!(format, Format::Auto | Format::Ccda) {
         return None;
     }
+    // In auto mode only files named like XML are opened here: the main loop opens every other
+    // file itself, and peeking at them here would read each twice.
+    if format == Format::Auto {
+        let name = input.name().to_ascii_lowercase();
+        let name = name.strip_suffix(".gz").unwrap_or(&name);
+        if ![".xml", ".ccda", ".cda"]
+            .iter()
+            .any(|ext| name.ends_with(ext))
+        {
+            return None;
+        }
+    }
     let mut reader = match input.open() {
         Ok(r) => r,
         Err(e) => return Some(Err(e)),

@@ -162,6 +162,10 @@ pub fn link_all(
             &mut |_, body| {
                 patients += 1;
                 let Ok(patient) = serde_json::from_str::<serde_json::Value>(body) else {
+                    unmatched.push(UnmatchedPatient {
+                        patient: "Patient (unreadable)".into(),
+                        reason: "the stored Patient is not JSON".into(),
+                    });
                     return Ok(());
                 };
                 let reference = format!("Patient/{}", patient["id"].as_str().unwrap_or(""));

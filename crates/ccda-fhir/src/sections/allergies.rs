@@ -49,7 +49,7 @@ use roxmltree::Node;
 use serde_json::{json, Map, Value};
 
 use crate::ctx::Ctx;
-use crate::datatypes::TimeKind;
+use crate::datatypes::{put_array, TimeKind};
 use crate::sections::problems::{author_time, comments, is_template};
 use crate::sections::{author_ref, negated, related, status_code};
 use crate::xml::El;
@@ -133,9 +133,7 @@ fn map_observation(ctx: &mut Ctx, obs: Node, concern: Option<Node>) {
     a.insert("resourceType".into(), json!("AllergyIntolerance"));
     a.insert("id".into(), json!(id));
     let ids = ctx.identifiers(obs);
-    if !ids.is_empty() {
-        a.insert("identifier".into(), Value::Array(ids));
-    }
+    put_array(&mut a, "identifier", ids);
     let et = obs.child("effectiveTime");
     let ended = et
         .and_then(|e| e.child("high"))
@@ -186,13 +184,9 @@ fn map_observation(ctx: &mut Ctx, obs: Node, concern: Option<Node>) {
         a.insert("recorder".into(), json!({ "reference": r }));
     }
     let notes = comments(ctx, obs);
-    if !notes.is_empty() {
-        a.insert("note".into(), Value::Array(notes));
-    }
+    put_array(&mut a, "note", notes);
     let reactions = reactions(ctx, obs);
-    if !reactions.is_empty() {
-        a.insert("reaction".into(), Value::Array(reactions));
-    }
+    put_array(&mut a, "reaction", reactions);
     ctx.push(Value::Object(a), obs);
 }
 

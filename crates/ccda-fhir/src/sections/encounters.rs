@@ -27,6 +27,7 @@ use roxmltree::Node;
 use serde_json::{json, Map, Value};
 
 use crate::ctx::Ctx;
+use crate::datatypes::put_array;
 use crate::header::{encounter_class, map_location, map_practitioner};
 use crate::sections::problems::{self, is_template, Category};
 use crate::sections::related;
@@ -82,9 +83,7 @@ pub(crate) fn map_encounter(ctx: &mut Ctx, el: Node) -> String {
     e.insert("resourceType".into(), json!("Encounter"));
     e.insert("id".into(), json!(id));
     let ids = ctx.identifiers(el);
-    if !ids.is_empty() {
-        e.insert("identifier".into(), Value::Array(ids));
-    }
+    put_array(&mut e, "identifier", ids);
     let ended = et.is_some_and(|t| {
         t.attr("value").is_some() || t.child("high").is_some_and(|h| h.attr("value").is_some())
     });
@@ -125,9 +124,7 @@ pub(crate) fn map_encounter(ctx: &mut Ctx, el: Node) -> String {
         part.insert("individual".into(), json!({ "reference": r }));
         participants.push(Value::Object(part));
     }
-    if !participants.is_empty() {
-        e.insert("participant".into(), Value::Array(participants));
-    }
+    put_array(&mut e, "participant", participants);
     if let Some(p) = period {
         e.insert("period".into(), p);
     }
@@ -135,9 +132,7 @@ pub(crate) fn map_encounter(ctx: &mut Ctx, el: Node) -> String {
         .filter(|o| is_template(*o, "19"))
         .filter_map(|o| o.child("value").and_then(|v| ctx.concept(v)))
         .collect();
-    if !reasons.is_empty() {
-        e.insert("reasonCode".into(), Value::Array(reasons));
-    }
+    put_array(&mut e, "reasonCode", reasons);
     let diagnosis_acts: Vec<Node> = related(el, None)
         .filter(|a| {
             is_template(*a, "80")
@@ -161,9 +156,7 @@ pub(crate) fn map_encounter(ctx: &mut Ctx, el: Node) -> String {
                 .map(|c| json!({"condition": {"reference": c}})),
         );
     }
-    if !diagnoses.is_empty() {
-        e.insert("diagnosis".into(), Value::Array(diagnoses));
-    }
+    put_array(&mut e, "diagnosis", diagnoses);
     if let Some(d) = el
         .child_ns(SDTC, "dischargeDispositionCode")
         .and_then(|c| ctx.concept(c))
@@ -183,9 +176,7 @@ pub(crate) fn map_encounter(ctx: &mut Ctx, el: Node) -> String {
         .filter_map(|role| map_location(ctx, role))
         .map(|l| json!({"location": {"reference": l}}))
         .collect();
-    if !locations.is_empty() {
-        e.insert("location".into(), Value::Array(locations));
-    }
+    put_array(&mut e, "location", locations);
     if header {
         if let Some(Value::Object(existing)) = ctx.resource_mut(&reference) {
             for (k, v) in e {

@@ -23,7 +23,7 @@ use roxmltree::Node;
 use serde_json::{json, Map, Value};
 
 use crate::ctx::Ctx;
-use crate::datatypes::{gender, TimeKind};
+use crate::datatypes::{gender, put_array, TimeKind};
 use crate::sections::problems::{age_at_onset, comments, is_template};
 use crate::sections::related;
 use crate::xml::{El, SDTC};
@@ -60,9 +60,7 @@ fn map_organizer(ctx: &mut Ctx, el: Node, observations: &[Node]) {
     f.insert("resourceType".into(), json!("FamilyMemberHistory"));
     f.insert("id".into(), json!(id));
     let ids = ctx.identifiers(el);
-    if !ids.is_empty() {
-        f.insert("identifier".into(), Value::Array(ids));
-    }
+    put_array(&mut f, "identifier", ids);
     f.insert("status".into(), json!("completed"));
     f.insert("patient".into(), json!({"reference": ctx.patient}));
     let related_subject = el.path(&["subject", "relatedSubject"]);
@@ -125,14 +123,10 @@ fn map_organizer(ctx: &mut Ctx, el: Node, observations: &[Node]) {
             c.insert("onsetAge".into(), age);
         }
         let notes = comments(ctx, *obs);
-        if !notes.is_empty() {
-            c.insert("note".into(), Value::Array(notes));
-        }
+        put_array(&mut c, "note", notes);
         conditions.push(Value::Object(c));
     }
-    if !conditions.is_empty() {
-        f.insert("condition".into(), Value::Array(conditions));
-    }
+    put_array(&mut f, "condition", conditions);
     ctx.push(Value::Object(f), el);
 }
 

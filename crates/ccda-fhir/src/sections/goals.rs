@@ -20,7 +20,7 @@ use roxmltree::Node;
 use serde_json::{json, Map, Value};
 
 use crate::ctx::Ctx;
-use crate::datatypes::TimeKind;
+use crate::datatypes::{put_array, TimeKind};
 use crate::sections::observation::{is_sdoh, is_sdoh_code, typed_value, US_CORE};
 use crate::sections::problems::{self, Category};
 use crate::sections::{author_ref, related, status_code};
@@ -76,9 +76,7 @@ pub fn map_goal(ctx: &mut Ctx, el: Node) -> Option<String> {
         json!({"profile": [format!("{US_CORE}/us-core-goal")]}),
     );
     let ids = ctx.identifiers(el);
-    if !ids.is_empty() {
-        g.insert("identifier".into(), Value::Array(ids));
-    }
+    put_array(&mut g, "identifier", ids);
     g.insert("lifecycleStatus".into(), json!(lifecycle(status_code(el))));
     let sdoh =
         is_sdoh(el) || related(el, None).any(|r| r.children_named("value").any(is_sdoh_code));
@@ -114,9 +112,7 @@ pub fn map_goal(ctx: &mut Ctx, el: Node) -> Option<String> {
             targets.push(t);
         }
     }
-    if !targets.is_empty() {
-        g.insert("target".into(), Value::Array(targets));
-    }
+    put_array(&mut g, "target", targets);
     if let Some(by) = expressed_by(ctx, el) {
         g.insert("expressedBy".into(), json!({"reference": by}));
     }
@@ -161,9 +157,7 @@ pub fn map_goal(ctx: &mut Ctx, el: Node) -> Option<String> {
         })
         .map(|reference| json!({ "reference": reference }))
         .collect();
-    if !addresses.is_empty() {
-        g.insert("addresses".into(), Value::Array(addresses));
-    }
+    put_array(&mut g, "addresses", addresses);
     Some(ctx.push(Value::Object(g), el))
 }
 

@@ -28,7 +28,7 @@ use roxmltree::Node;
 use serde_json::{json, Map, Value};
 
 use crate::ctx::Ctx;
-use crate::datatypes::{TimeKind, DATA_ABSENT};
+use crate::datatypes::{put_array, TimeKind, DATA_ABSENT};
 use crate::header::map_organization;
 use crate::sections::problems::{author_time, comments, is_template};
 use crate::sections::{negated, performer_refs, related, status_code};
@@ -72,9 +72,7 @@ pub fn map(ctx: &mut Ctx, el: Node) {
     r.insert("resourceType".into(), json!("Immunization"));
     r.insert("id".into(), json!(id));
     let ids = ctx.identifiers(el);
-    if !ids.is_empty() {
-        r.insert("identifier".into(), Value::Array(ids));
-    }
+    put_array(&mut r, "identifier", ids);
     let status = if negated(el) {
         "not-done"
     } else {
@@ -158,20 +156,14 @@ pub fn map(ctx: &mut Ctx, el: Node) {
             })
         })
         .collect();
-    if !performers.is_empty() {
-        r.insert("performer".into(), Value::Array(performers));
-    }
+    put_array(&mut r, "performer", performers);
     let notes = comments(ctx, el);
-    if !notes.is_empty() {
-        r.insert("note".into(), Value::Array(notes));
-    }
+    put_array(&mut r, "note", notes);
     let reasons: Vec<Value> = related(el, Some("RSON"))
         .filter(|o| is_template(*o, "19"))
         .filter_map(|o| o.child("value").and_then(|v| ctx.concept(v)))
         .collect();
-    if !reasons.is_empty() {
-        r.insert("reasonCode".into(), Value::Array(reasons));
-    }
+    put_array(&mut r, "reasonCode", reasons);
     if let Some(n) = el
         .child("repeatNumber")
         .and_then(|n| n.attr("value"))

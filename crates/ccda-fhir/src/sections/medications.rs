@@ -53,7 +53,7 @@ use roxmltree::Node;
 use serde_json::{json, Map, Value};
 
 use crate::ctx::Ctx;
-use crate::datatypes::{decimal, TimeKind, DATA_ABSENT};
+use crate::datatypes::{decimal, put_array, TimeKind, DATA_ABSENT};
 use crate::sections::problems::{author_time, comments, is_template};
 use crate::sections::{author_ref, negated, performer_refs, related, status_code, SectionKind};
 use crate::xml::El;
@@ -137,9 +137,7 @@ pub(crate) fn map_activity(ctx: &mut Ctx, kind: SectionKind, sa: Node) -> Option
     r.insert("resourceType".into(), json!(type_name));
     r.insert("id".into(), json!(id));
     let ids = ctx.identifiers(sa);
-    if !ids.is_empty() {
-        r.insert("identifier".into(), Value::Array(ids));
-    }
+    put_array(&mut r, "identifier", ids);
     let code = status_code(sa);
     let status = match target {
         Target::Statement if negated(sa) => "not-taken",
@@ -321,9 +319,7 @@ pub(crate) fn map_activity(ctx: &mut Ctx, kind: SectionKind, sa: Node) -> Option
         .filter(|o| is_template(*o, "19") || o.tag_name().name() == "observation")
         .filter_map(|o| o.child("value").and_then(|v| ctx.concept(v)))
         .collect();
-    if !reasons.is_empty() {
-        r.insert("reasonCode".into(), Value::Array(reasons));
-    }
+    put_array(&mut r, "reasonCode", reasons);
     let when = author_time(ctx, sa);
     let author = author_ref(ctx, sa);
     match target {
@@ -348,15 +344,11 @@ pub(crate) fn map_activity(ctx: &mut Ctx, kind: SectionKind, sa: Node) -> Option
                 .into_iter()
                 .map(|p| json!({"actor": {"reference": p}}))
                 .collect();
-            if !performers.is_empty() {
-                r.insert("performer".into(), Value::Array(performers));
-            }
+            put_array(&mut r, "performer", performers);
         }
     }
     let notes = comments(ctx, sa);
-    if !notes.is_empty() {
-        r.insert("note".into(), Value::Array(notes));
-    }
+    put_array(&mut r, "note", notes);
 
     // Supply orders and dispenses.
     let mut based_on = Vec::new();
@@ -515,9 +507,7 @@ fn map_supply_order(ctx: &mut Ctx, supply: Node, activity_drug: &Value) -> Optio
     r.insert("resourceType".into(), json!("MedicationRequest"));
     r.insert("id".into(), json!(id));
     let ids = ctx.identifiers(supply);
-    if !ids.is_empty() {
-        r.insert("identifier".into(), Value::Array(ids));
-    }
+    put_array(&mut r, "identifier", ids);
     r.insert("status".into(), json!(request_status(status_code(supply))));
     r.insert("intent".into(), json!("order"));
     let drug = medication(ctx, supply).unwrap_or_else(|| activity_drug.clone());
@@ -553,9 +543,7 @@ fn map_dispense(ctx: &mut Ctx, supply: Node, activity_drug: &Value) {
     r.insert("resourceType".into(), json!("MedicationDispense"));
     r.insert("id".into(), json!(id));
     let ids = ctx.identifiers(supply);
-    if !ids.is_empty() {
-        r.insert("identifier".into(), Value::Array(ids));
-    }
+    put_array(&mut r, "identifier", ids);
     let status = match status_code(supply) {
         Some("completed") => "completed",
         Some("active") => "in-progress",
@@ -574,9 +562,7 @@ fn map_dispense(ctx: &mut Ctx, supply: Node, activity_drug: &Value) {
         .into_iter()
         .map(|p| json!({"actor": {"reference": p}}))
         .collect();
-    if !performers.is_empty() {
-        r.insert("performer".into(), Value::Array(performers));
-    }
+    put_array(&mut r, "performer", performers);
     if let Some(q) = supply
         .child("quantity")
         .and_then(|q| simple_quantity(ctx, q))

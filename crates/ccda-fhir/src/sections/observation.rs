@@ -52,7 +52,7 @@ use roxmltree::Node;
 use serde_json::{json, Map, Value};
 
 use crate::ctx::Ctx;
-use crate::datatypes::{decimal, integer, TimeKind};
+use crate::datatypes::{decimal, integer, put_array, TimeKind};
 use crate::sections::{author_ref, negated, performer_refs, status_code};
 use crate::xml::El;
 
@@ -162,9 +162,7 @@ pub fn build(ctx: &mut Ctx, el: Node, spec: &Spec) -> Option<Map<String, Value>>
         o.insert("meta".into(), json!({"profile": [p]}));
     }
     let ids = ctx.identifiers(el);
-    if !ids.is_empty() {
-        o.insert("identifier".into(), Value::Array(ids));
-    }
+    put_array(&mut o, "identifier", ids);
     let value = observation_value(ctx, el);
     let has_value = matches!(value, Some(ObsValue::Value(..)));
     let status = observation_status(status_code(el), has_value, spec.missing_status);
@@ -191,9 +189,7 @@ pub fn build(ctx: &mut Ctx, el: Node, spec: &Spec) -> Option<Map<String, Value>>
         o.insert(format!("effective{kind}"), v);
     }
     let performers = performers(ctx, el);
-    if !performers.is_empty() {
-        o.insert("performer".into(), Value::Array(performers));
-    }
+    put_array(&mut o, "performer", performers);
     match value {
         Some(ObsValue::Value(kind, v)) => {
             o.insert(format!("value{kind}"), v);
@@ -210,9 +206,7 @@ pub fn build(ctx: &mut Ctx, el: Node, spec: &Spec) -> Option<Map<String, Value>>
         .children_named("interpretationCode")
         .filter_map(|c| interpretation(ctx, c))
         .collect();
-    if !interpretations.is_empty() {
-        o.insert("interpretation".into(), Value::Array(interpretations));
-    }
+    put_array(&mut o, "interpretation", interpretations);
     if let Some(s) = el.child("targetSiteCode").and_then(|c| ctx.concept(c)) {
         o.insert("bodySite".into(), s);
     }
@@ -220,9 +214,7 @@ pub fn build(ctx: &mut Ctx, el: Node, spec: &Spec) -> Option<Map<String, Value>>
         o.insert("method".into(), m);
     }
     let ranges = reference_ranges(ctx, el);
-    if !ranges.is_empty() {
-        o.insert("referenceRange".into(), Value::Array(ranges));
-    }
+    put_array(&mut o, "referenceRange", ranges);
     Some(o)
 }
 

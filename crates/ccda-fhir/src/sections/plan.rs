@@ -41,7 +41,8 @@ use roxmltree::Node;
 use serde_json::{json, Map, Value};
 
 use crate::ctx::Ctx;
-use crate::datatypes::TimeKind;
+use crate::datatypes::{put_array, TimeKind};
+use crate::header::xhtml_escape;
 use crate::sections::observation::{code_of, effective, is_sdoh, US_CORE};
 use crate::sections::{author_ref, goals, negated, performer_refs, related, status_code};
 use crate::xml::El;
@@ -188,9 +189,7 @@ fn service_request(ctx: &mut Ctx, el: Node, intent: &str) -> Option<String> {
         json!({"profile": [format!("{US_CORE}/us-core-servicerequest")]}),
     );
     let ids = ctx.identifiers(el);
-    if !ids.is_empty() {
-        r.insert("identifier".into(), Value::Array(ids));
-    }
+    put_array(&mut r, "identifier", ids);
     r.insert("status".into(), json!(service_status(status_code(el))));
     r.insert("intent".into(), json!(intent));
     if is_sdoh(el) {
@@ -224,20 +223,14 @@ fn service_request(ctx: &mut Ctx, el: Node, intent: &str) -> Option<String> {
         .into_iter()
         .map(|p| json!({"reference": p}))
         .collect();
-    if !performers.is_empty() {
-        r.insert("performer".into(), Value::Array(performers));
-    }
+    put_array(&mut r, "performer", performers);
     let why = reasons(ctx, el);
-    if !why.is_empty() {
-        r.insert("reasonCode".into(), Value::Array(why));
-    }
+    put_array(&mut r, "reasonCode", why);
     let sites: Vec<Value> = el
         .children_named("targetSiteCode")
         .filter_map(|c| ctx.concept(c))
         .collect();
-    if !sites.is_empty() {
-        r.insert("bodySite".into(), Value::Array(sites));
-    }
+    put_array(&mut r, "bodySite", sites);
     Some(ctx.push(Value::Object(r), el))
 }
 
@@ -265,9 +258,7 @@ fn medication_request(ctx: &mut Ctx, el: Node, intent: &str) -> Option<String> {
         json!({"profile": [format!("{US_CORE}/us-core-medicationrequest")]}),
     );
     let ids = ctx.identifiers(el);
-    if !ids.is_empty() {
-        r.insert("identifier".into(), Value::Array(ids));
-    }
+    put_array(&mut r, "identifier", ids);
     r.insert("status".into(), json!(medication_status(status_code(el))));
     r.insert("intent".into(), json!(intent));
     if let Some(p) = priority(el) {
@@ -286,9 +277,7 @@ fn medication_request(ctx: &mut Ctx, el: Node, intent: &str) -> Option<String> {
         r.insert("requester".into(), json!({"reference": a}));
     }
     let why = reasons(ctx, el);
-    if !why.is_empty() {
-        r.insert("reasonCode".into(), Value::Array(why));
-    }
+    put_array(&mut r, "reasonCode", why);
     if let Some(d) = dosage(ctx, el) {
         r.insert("dosageInstruction".into(), json!([d]));
     }
@@ -355,7 +344,7 @@ pub fn care_plan(ctx: &mut Ctx, section: Node, activities: Vec<String>) {
     let text = section.child("text").map(narrative).unwrap_or_default();
     let (status, body) = if text.is_empty() {
         let t = title.clone().unwrap_or_else(|| "Plan of treatment".into());
-        ("generated", format!("<p>{}</p>", escape(&t)))
+        ("generated", format!("<p>{}</p>", xhtml_escape(&t)))
     } else {
         ("additional", text)
     };
@@ -417,23 +406,17 @@ fn narrative(text: Node) -> String {
         let t = b.text_content();
         if !t.is_empty() {
             out.push_str("<p>");
-            out.push_str(&escape(&t));
+            out.push_str(&xhtml_escape(&t));
             out.push_str("</p>");
         }
     }
     if out.is_empty() {
         let t = text.text_content();
         if !t.is_empty() {
-            out = format!("<p>{}</p>", escape(&t));
+            out = format!("<p>{}</p>", xhtml_escape(&t));
         }
     }
     out
-}
-
-fn escape(t: &str) -> String {
-    t.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 #[cfg(test)]

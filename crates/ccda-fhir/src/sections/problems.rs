@@ -53,7 +53,7 @@ use roxmltree::Node;
 use serde_json::{json, Map, Value};
 
 use crate::ctx::Ctx;
-use crate::datatypes::TimeKind;
+use crate::datatypes::{put_array, TimeKind};
 use crate::sections::{author_ref, negated, related, status_code, SectionKind};
 use crate::xml::El;
 
@@ -224,9 +224,7 @@ pub(crate) fn map_observation(
     c.insert("resourceType".into(), json!("Condition"));
     c.insert("id".into(), json!(id));
     let ids = ctx.identifiers(obs);
-    if !ids.is_empty() {
-        c.insert("identifier".into(), Value::Array(ids));
-    }
+    put_array(&mut c, "identifier", ids);
 
     let et = obs.child("effectiveTime");
     let onset = et.and_then(|et| {
@@ -310,9 +308,7 @@ pub(crate) fn map_observation(
         c.insert("recorder".into(), json!({ "reference": r }));
     }
     let notes = comments(ctx, obs);
-    if !notes.is_empty() {
-        c.insert("note".into(), Value::Array(notes));
-    }
+    put_array(&mut c, "note", notes);
     Some(ctx.push(Value::Object(c), obs))
 }
 

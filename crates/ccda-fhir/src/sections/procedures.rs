@@ -29,6 +29,7 @@ use roxmltree::Node;
 use serde_json::{json, Map, Value};
 
 use crate::ctx::Ctx;
+use crate::datatypes::put_array;
 use crate::header::{map_location, map_organization, map_practitioner};
 use crate::sections::problems::{comments, is_template};
 use crate::sections::{author_ref, negated, related, status_code};
@@ -69,9 +70,7 @@ pub(crate) fn map_procedure(ctx: &mut Ctx, el: Node) -> Option<String> {
     p.insert("resourceType".into(), json!("Procedure"));
     p.insert("id".into(), json!(id));
     let ids = ctx.identifiers(el);
-    if !ids.is_empty() {
-        p.insert("identifier".into(), Value::Array(ids));
-    }
+    put_array(&mut p, "identifier", ids);
     let status = if negated(el) {
         "not-done"
     } else {
@@ -124,9 +123,7 @@ pub(crate) fn map_procedure(ctx: &mut Ctx, el: Node) -> Option<String> {
         }
         performers.push(Value::Object(performer));
     }
-    if !performers.is_empty() {
-        p.insert("performer".into(), Value::Array(performers));
-    }
+    put_array(&mut p, "performer", performers);
     let location = el
         .children_named("participant")
         .filter(|p| p.attr("typeCode") == Some("LOC"))
@@ -141,20 +138,14 @@ pub(crate) fn map_procedure(ctx: &mut Ctx, el: Node) -> Option<String> {
         .filter(|o| is_template(*o, "19") || o.tag_name().name() == "observation")
         .filter_map(|o| o.child("value").and_then(|v| ctx.concept(v)))
         .collect();
-    if !reasons.is_empty() {
-        p.insert("reasonCode".into(), Value::Array(reasons));
-    }
+    put_array(&mut p, "reasonCode", reasons);
     let sites: Vec<Value> = el
         .children_named("targetSiteCode")
         .filter_map(|s| ctx.concept(s))
         .collect();
-    if !sites.is_empty() {
-        p.insert("bodySite".into(), Value::Array(sites));
-    }
+    put_array(&mut p, "bodySite", sites);
     let notes = comments(ctx, el);
-    if !notes.is_empty() {
-        p.insert("note".into(), Value::Array(notes));
-    }
+    put_array(&mut p, "note", notes);
     Some(ctx.push(Value::Object(p), el))
 }
 

@@ -21,6 +21,7 @@ use roxmltree::Node;
 use serde_json::{json, Map, Value};
 
 use crate::ctx::Ctx;
+use crate::datatypes::put_array;
 use crate::sections::observation::{
     build, effective, encounter_for, performers, start_of, Spec, US_CORE,
 };
@@ -94,9 +95,7 @@ fn map_organizer(ctx: &mut Ctx, org: Node) {
         json!({"profile": [format!("{US_CORE}/us-core-diagnosticreport-lab")]}),
     );
     let ids = ctx.identifiers(org);
-    if !ids.is_empty() {
-        d.insert("identifier".into(), Value::Array(ids));
-    }
+    put_array(&mut d, "identifier", ids);
     d.insert("status".into(), json!(report_status(status_code(org))));
     d.insert(
         "category".into(),
@@ -121,9 +120,7 @@ fn map_organizer(ctx: &mut Ctx, org: Node) {
         d.insert(format!("effective{kind}"), v);
     }
     let performers = performers(ctx, org);
-    if !performers.is_empty() {
-        d.insert("performer".into(), Value::Array(performers));
-    }
+    put_array(&mut d, "performer", performers);
     if !results.is_empty() {
         let refs: Vec<Value> = results.iter().map(|r| json!({"reference": r})).collect();
         d.insert("result".into(), Value::Array(refs));

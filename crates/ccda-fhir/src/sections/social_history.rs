@@ -19,6 +19,7 @@ use roxmltree::Node;
 use serde_json::{json, Value};
 
 use crate::ctx::Ctx;
+use crate::datatypes::put_array;
 use crate::sections::observation::{
     add_category, add_coding, build, category, is_sdoh, us_core_category, Spec, US_CORE,
 };
@@ -84,9 +85,7 @@ pub fn map(ctx: &mut Ctx, el: Node) {
                 .unwrap_or_else(|| json!({"coding": [{"system": LOINC, "code": "11778-8"}]}));
             components.push(json!({"code": code, "valueDateTime": t}));
         }
-        if !components.is_empty() {
-            obs.insert("component".into(), Value::Array(components));
-        }
+        put_array(&mut obs, "component", components);
     }
     ctx.push(Value::Object(obs), el);
 }

@@ -25,6 +25,7 @@ use roxmltree::Node;
 use serde_json::{json, Map, Value};
 
 use crate::ctx::Ctx;
+use crate::datatypes::put_array;
 use crate::sections::observation::{add_coding, build, effective, loinc_code, Spec, US_CORE};
 use crate::sections::observation::{encounter_for, observation_status, start_of};
 use crate::sections::organizer_observations;
@@ -126,9 +127,7 @@ fn map_organizer(ctx: &mut Ctx, org: Node) {
         json!({"profile": [format!("{US_CORE}/us-core-vital-signs")]}),
     );
     let ids = ctx.identifiers(org);
-    if !ids.is_empty() {
-        p.insert("identifier".into(), Value::Array(ids));
-    }
+    put_array(&mut p, "identifier", ids);
     p.insert(
         "status".into(),
         json!(observation_status(status_code(org), true, "final")),
