@@ -98,10 +98,10 @@ fn push_row(
             }
         }
     }
-    if prepared.len() > 1 {
+    let unit = prepared.len() > 1;
+    if unit {
         sink.begin_unit()?;
     }
-    let unit = prepared.len() > 1;
     for p in prepared {
         sink.resource(p, file, &position)?;
     }

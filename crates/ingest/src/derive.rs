@@ -26,15 +26,13 @@ impl<S: Sink> DerivingSink<S> {
 
     fn derive(
         &mut self,
-        response: &PreparedResource,
+        response: &serde_json::Value,
+        response_id: &str,
         file: &str,
         position: &str,
     ) -> Result<(), SinkError> {
-        let derived = salus_sdoh::derive_from_response(&response.json());
-        let position = format!(
-            "{position} (derived from QuestionnaireResponse/{})",
-            response.id
-        );
+        let derived = salus_sdoh::derive_from_response(response);
+        let position = format!("{position} (derived from QuestionnaireResponse/{response_id})");
         for value in derived.resources {
             match prepare(value) {
                 Ok(r) => self.inner.resource(r, file, &position)?,
@@ -76,9 +74,10 @@ impl<S: Sink> Sink for DerivingSink<S> {
         if resource.resource_type != "QuestionnaireResponse" {
             return self.inner.resource(resource, file, position);
         }
-        let response = resource.clone();
+        // The response as JSON before it goes: the sink takes the prepared resource.
+        let (response, id) = (resource.json(), resource.id.clone());
         self.inner.resource(resource, file, position)?;
-        self.derive(&response, file, position)
+        self.derive(&response, &id, file, position)
     }
 
     fn resource_if_absent(
