@@ -87,6 +87,16 @@ pub struct StoredJson {
 }
 
 impl StoredJson {
+    /// The serialized length in bytes (version metadata excluded): what a write batch holds.
+    pub fn len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// Never true: a stored resource is at least `{}`.
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
     /// SHA-256 of the content, version metadata excluded: equal for equal content.
     pub fn content_hash(&self) -> [u8; 32] {
         Sha256::digest(self.text.as_bytes()).into()

@@ -233,16 +233,30 @@ impl Default for ServerSection {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IngestSection {
+    /// Resources per transaction at most.
     pub batch_size: usize,
+    /// Serialized bytes per transaction at most: memory stays bounded with large resources.
+    pub batch_bytes: usize,
     pub max_line_bytes: usize,
     pub max_document_bytes: usize,
+}
+
+impl IngestSection {
+    pub fn batch(&self) -> salus_store::BatchLimits {
+        salus_store::BatchLimits {
+            resources: self.batch_size,
+            bytes: self.batch_bytes,
+        }
+    }
 }
 
 impl Default for IngestSection {
     fn default() -> Self {
         let limits = salus_ingest::Limits::default();
+        let batch = salus_store::BatchLimits::default();
         IngestSection {
-            batch_size: 1000,
+            batch_size: batch.resources,
+            batch_bytes: batch.bytes,
             max_line_bytes: limits.max_line_bytes,
             max_document_bytes: limits.max_document_bytes,
         }
@@ -289,6 +303,9 @@ impl Config {
         let mut problems = Vec::new();
         if self.ingest.batch_size == 0 || self.ingest.batch_size > 10_000 {
             problems.push("ingest.batch_size must be from 1 to 10000");
+        }
+        if !(64 << 10..=256 << 20).contains(&self.ingest.batch_bytes) {
+            problems.push("ingest.batch_bytes must be from 65536 (64 KiB) to 268435456 (256 MiB)");
         }
         if self.ingest.max_line_bytes < 1024 {
             problems.push("ingest.max_line_bytes must be at least 1024");
@@ -401,7 +418,7 @@ impl Config {
             client_request_timeout: Duration::from_secs(self.server.request_timeout_secs),
             max_connections: self.server.max_connections,
             ingest_limits: self.limits(),
-            ingest_batch_size: self.ingest.batch_size,
+            ingest_batch: self.ingest.batch(),
             public_url: self.server.public_url.clone(),
             client_disconnect_timeout: Duration::from_secs(self.server.disconnect_timeout_secs),
             keep_alive: Duration::from_secs(self.server.keep_alive_secs),

@@ -162,7 +162,7 @@ pub fn run(store: &Store, config: &Config, args: IngestArgs) -> Result<u8> {
             None => None,
         },
     };
-    let mut store_sink = StoreSink::new(store, config.ingest.batch_size, crate::now_micros);
+    let mut store_sink = StoreSink::new(store, config.ingest.batch(), crate::now_micros);
     let progress_bar = bar.clone();
     store_sink.progress = Some(Box::new(move |n| {
         progress_bar.set_message(format!("{n} resources stored"))

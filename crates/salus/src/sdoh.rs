@@ -23,7 +23,7 @@ pub fn run(store: &Store, config: &Config, command: SdohCommand) -> Result<u8> {
     match command {
         SdohCommand::Link { json } => {
             let report =
-                salus_server::sdoh::link_all(store, config.ingest.batch_size, crate::now_micros)
+                salus_server::sdoh::link_all(store, config.ingest.batch(), crate::now_micros)
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);

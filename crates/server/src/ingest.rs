@@ -34,7 +34,7 @@ pub async fn ingest(
         .find(|(k, _)| k == "vintage")
         .map(|(_, v)| v);
     let report = web::block(move || {
-        let store_sink = StoreSink::new(&state2.store, state2.config.ingest_batch_size, now_micros);
+        let store_sink = StoreSink::new(&state2.store, state2.config.ingest_batch, now_micros);
         // Screening responses bring what they imply (SDoH findings, PHQ/GAD scores).
         let mut sink = DerivingSink::new(store_sink);
         let mut reader =
@@ -94,7 +94,7 @@ pub async fn ingest(
 pub async fn sdoh_link(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let state2 = state.clone();
     let report = web::block(move || {
-        crate::sdoh::link_all(&state2.store, state2.config.ingest_batch_size, now_micros)
+        crate::sdoh::link_all(&state2.store, state2.config.ingest_batch, now_micros)
     })
     .await?
     .map_err(|e| {

@@ -58,7 +58,8 @@ pub struct ServerConfig {
     pub max_header_bytes: usize,
     pub max_connections: usize,
     pub ingest_limits: Limits,
-    pub ingest_batch_size: usize,
+    /// How big a bulk-ingest transaction grows.
+    pub ingest_batch: salus_store::BatchLimits,
     /// The server's public base URL (`https://salus.example.org`): the audience SMART client
     /// assertions must name. Without it, the URL the request was sent to.
     pub public_url: Option<String>,
@@ -106,7 +107,7 @@ impl Default for ServerConfig {
             max_header_bytes: 16 << 10,
             max_connections: 4096,
             ingest_limits: Limits::default(),
-            ingest_batch_size: 1000,
+            ingest_batch: salus_store::BatchLimits::default(),
             public_url: None,
             audit_writes: true,
             audit_wait_for_commit: false,

@@ -126,7 +126,7 @@ impl std::fmt::Display for LinkError {
 /// address updates them. A patient that cannot be matched is reported with the reason.
 pub fn link_all(
     store: &Store,
-    batch_size: usize,
+    batch: salus_store::BatchLimits,
     clock: salus_store::Clock,
 ) -> Result<LinkReport, LinkError> {
     let started = Instant::now();
@@ -149,7 +149,7 @@ pub fn link_all(
         ),
         None => None,
     };
-    let mut sink = StoreSink::new(store, batch_size, clock);
+    let mut sink = StoreSink::new(store, batch, clock);
     let mut unmatched = Vec::new();
     let (mut patients, mut linked) = (0u64, 0u64);
     let mut failure: Option<SinkError> = None;

@@ -41,7 +41,7 @@ pub use deid::{ExportJobRow, JobStatus, PolicyRow};
 pub use reference::{ReferenceOutcome, ReferenceRow};
 pub use search::{ScanFilter, SearchHit, SearchPage};
 pub use security::{AuditRow, ClientRow, TokenRow, MAX_BLOCK_ENTRIES};
-pub use sink::{Clock, StoreSink};
+pub use sink::{BatchLimits, Clock, StoreSink};
 pub use write::{WriteError, WriteRequest, Written};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");

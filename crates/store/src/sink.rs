@@ -20,6 +20,43 @@ const ANALYZE_AFTER_ROWS: usize = 1_000;
 /// "Now" in microseconds since the epoch; the store asks once per batch.
 pub type Clock = fn() -> i64;
 
+/// When a batch is full: whichever limit is reached first.
+///
+/// Larger batches are faster (each transaction rewrites the index pages it touches, and the
+/// ids' index pages are touched at random), but a batch is held in memory three times over
+/// (being filled, queued, being written): the byte limit keeps memory bounded whatever the
+/// resources' size, the count limit whatever their number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchLimits {
+    /// Resources per transaction at most.
+    pub resources: usize,
+    /// Serialized bytes per transaction at most (a batch holds at least one resource).
+    pub bytes: usize,
+}
+
+impl Default for BatchLimits {
+    fn default() -> Self {
+        BatchLimits {
+            resources: 5_000,
+            bytes: 8 << 20,
+        }
+    }
+}
+
+impl BatchLimits {
+    /// `resources` per batch, with the default byte limit.
+    pub fn resources(resources: usize) -> Self {
+        BatchLimits {
+            resources,
+            ..BatchLimits::default()
+        }
+    }
+
+    fn full(&self, resources: usize, bytes: usize) -> bool {
+        resources >= self.resources || bytes >= self.bytes
+    }
+}
+
 type WriterResult = Result<IngestReport, String>;
 
 /// What the writer thread commits in one transaction: resources, then the merges they carry.
@@ -28,7 +65,7 @@ struct Job {
     merges: Vec<PatientMerge>,
 }
 
-/// Writes what readers push, `batch_size` resources per transaction, and keeps the report.
+/// Writes what readers push, a batch (see [`BatchLimits`]) per transaction, and keeps the report.
 ///
 /// A batch is all-or-nothing: a crash leaves no half-written batch, and a re-run finds the
 /// committed batches `unchanged`. Call [`StoreSink::finish`] to write the last batch and collect
@@ -37,9 +74,11 @@ struct Job {
 /// its resources.
 pub struct StoreSink {
     batch: Vec<WriteRequest>,
+    /// Serialized bytes in `batch`.
+    batch_bytes: usize,
     merges: Vec<PatientMerge>,
     in_unit: bool,
-    batch_size: usize,
+    limits: BatchLimits,
     sender: Option<SyncSender<Job>>,
     writer: Option<JoinHandle<WriterResult>>,
     /// Rejections and notices (the writer thread counts the resources).
@@ -50,7 +89,11 @@ pub struct StoreSink {
 }
 
 impl StoreSink {
-    pub fn new(store: &Store, batch_size: usize, clock: Clock) -> Self {
+    pub fn new(store: &Store, limits: BatchLimits, clock: Clock) -> Self {
+        let limits = BatchLimits {
+            resources: limits.resources.max(1),
+            bytes: limits.bytes.max(1),
+        };
         let (sender, receiver) = sync_channel::<Job>(2);
         let store = store.clone();
         let writer = std::thread::Builder::new()
@@ -79,10 +122,11 @@ impl StoreSink {
             })
             .expect("spawn the ingest writer thread");
         StoreSink {
-            batch: Vec::with_capacity(batch_size),
+            batch: Vec::new(),
+            batch_bytes: 0,
             merges: Vec::new(),
             in_unit: false,
-            batch_size: batch_size.max(1),
+            limits,
             sender: Some(sender),
             writer: Some(writer),
             report: IngestReport::default(),
@@ -95,7 +139,8 @@ impl StoreSink {
         if self.batch.is_empty() && self.merges.is_empty() {
             return Ok(());
         }
-        let requests = std::mem::replace(&mut self.batch, Vec::with_capacity(self.batch_size));
+        let requests = std::mem::take(&mut self.batch);
+        self.batch_bytes = 0;
         let merges = std::mem::take(&mut self.merges);
         let n = requests.len() as u64;
         let sent = self
@@ -135,13 +180,14 @@ impl StoreSink {
         position: &str,
         create_only: bool,
     ) -> Result<(), SinkError> {
+        self.batch_bytes += resource.stored.len();
         self.batch.push(WriteRequest {
             resource,
             source: Some(format!("{file} {position}")),
             if_match: None,
             create_only,
         });
-        if self.batch.len() >= self.batch_size && !self.in_unit {
+        if !self.in_unit && self.limits.full(self.batch.len(), self.batch_bytes) {
             self.flush()?;
         }
         Ok(())
@@ -183,7 +229,7 @@ impl Sink for StoreSink {
 
     fn end_unit(&mut self) -> Result<(), SinkError> {
         self.in_unit = false;
-        if self.batch.len() >= self.batch_size {
+        if self.limits.full(self.batch.len(), self.batch_bytes) {
             self.flush()?;
         }
         Ok(())

@@ -3,8 +3,9 @@
 use proptest::prelude::*;
 use salus_fhir::prepare;
 use salus_fhir::search::parse_query;
+use salus_ingest::Sink;
 use salus_ingest::WriteOutcome;
-use salus_store::{testing, Store, WriteRequest};
+use salus_store::{testing, BatchLimits, Store, StoreSink, WriteRequest};
 use serde_json::{json, Value};
 
 const NOW: i64 = 1_700_000_000_000_000;
@@ -201,6 +202,53 @@ fn a_failed_batch_leaves_nothing() {
             store.read("Patient", "p9").unwrap().is_none(),
             "the batch is all or nothing"
         );
+    }
+}
+
+/// A batch closes at its resource count or its byte size, whichever comes first: large
+/// resources make small transactions, so memory stays bounded whatever their size.
+#[test]
+fn batches_close_by_count_or_by_bytes() {
+    let big_note = "x".repeat(20_000);
+    for db in testing::all() {
+        let store = Store::open(&db.url).unwrap();
+        let mut batches = Vec::new();
+        for (limits, note) in [
+            (
+                BatchLimits {
+                    resources: 4,
+                    bytes: 1 << 20,
+                },
+                "",
+            ),
+            (
+                BatchLimits {
+                    resources: 1000,
+                    bytes: 50_000,
+                },
+                big_note.as_str(),
+            ),
+        ] {
+            let sent = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+            let mut sink = StoreSink::new(&store, limits, || NOW);
+            let seen = sent.clone();
+            sink.progress = Some(Box::new(move |n| seen.borrow_mut().push(n)));
+            for i in 0..10 {
+                let mut p = patient(&format!("b{}-{i}", limits.resources), "Batch", "1990");
+                if !note.is_empty() {
+                    p["text"] = json!({"status": "generated",
+                        "div": format!("<div xmlns=\"http://www.w3.org/1999/xhtml\">{note}</div>")});
+                }
+                sink.resource(prepare(p).unwrap(), "test", &format!("line {i}"))
+                    .unwrap();
+            }
+            let report = sink.finish().unwrap();
+            assert_eq!(report.resources["Patient"].created, 10);
+            batches.push(sent.borrow().clone());
+        }
+        // By count: 4 + 4 + 2. By bytes: each ~20 kB resource, a batch closes past 50 kB.
+        assert_eq!(batches[0], vec![4, 8, 10]);
+        assert_eq!(batches[1], vec![3, 6, 9, 10]);
     }
 }
 
