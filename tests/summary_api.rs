@@ -325,6 +325,95 @@ fn cli_summary_prints_the_context_and_exits_3_when_refused() {
     }
 }
 
+/// A PHQ-9 response whose item 9 (thoughts of being better off dead or of self-harm) is
+/// positive: ingest derives the item Observations and flags item 9; the summary opens with it,
+/// cited to the derived Observation, which names the response it came from.
+#[test]
+fn a_positive_phq9_item_9_leads_the_summary() {
+    for db in all_databases() {
+        load_demo(&db);
+        let answer = |code: &str, la: &str| {
+            json!({"linkId": format!("/44249-1/{code}"),
+                   "answer": [{"valueCoding": {"system": "http://loinc.org", "code": la}}]})
+        };
+        let mut items: Vec<Value> = [
+            "44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5", "44253-3",
+        ]
+        .iter()
+        .map(|c| answer(c, "LA6568-5"))
+        .collect();
+        // "More than half the days".
+        items.push(answer("44260-8", "LA6570-1"));
+        let qr = json!({
+            "resourceType": "QuestionnaireResponse", "id": "demo-phq9-item9", "status": "completed",
+            "questionnaire": "http://loinc.org/q/44249-1",
+            "subject": {"reference": "Patient/demo-pat-2"}, "authored": "2024-11-25T10:00:00-06:00",
+            "item": items
+        });
+        let dir = scratch_dir();
+        let file = dir.path().join("phq9.json");
+        std::fs::write(&file, qr.to_string()).unwrap();
+        let out = run(&db, &["ingest", "--json", file.to_str().unwrap()]);
+        assert_ok(&out);
+
+        let out = run(
+            &db,
+            &[
+                "summary",
+                "--patient",
+                "demo-pat-2",
+                "--as-of",
+                "2024-12-01",
+            ],
+        );
+        assert_ok(&out);
+        let ctx: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let first = &ctx["sections"][0];
+        assert_eq!(first["title"], "Safety", "{ctx}");
+        let item = first["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["text"].as_str().unwrap_or("").contains("PHQ-9 item 9"))
+            .unwrap_or_else(|| panic!("no item 9 statement: {first}"));
+        assert!(
+            item["text"].as_str().unwrap().contains("(score 2)"),
+            "{item}"
+        );
+        let cite = item["cite"][0].as_str().unwrap().to_owned();
+        let exports = dir.path().join("export");
+        let out = run(
+            &db,
+            &[
+                "export",
+                "--type",
+                "Observation",
+                "--out",
+                exports.to_str().unwrap(),
+            ],
+        );
+        assert_ok(&out);
+        let derived: Value = std::fs::read_to_string(exports.join("Observation.ndjson"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .find(|o| format!("Observation/{}", o["id"].as_str().unwrap()) == cite)
+            .expect("the cited Observation is stored");
+        assert_eq!(derived["code"]["coding"][0]["code"], "44260-8");
+        assert_eq!(
+            derived["derivedFrom"][0]["reference"],
+            "QuestionnaireResponse/demo-phq9-item9"
+        );
+        // The prompt itself carries the statement, before anything else the summary says.
+        let prompt = ctx["messages"][1]["content"].as_str().unwrap();
+        let at = prompt.find("PHQ-9 item 9").expect("in the prompt");
+        for later in ["Demographics", "Active problems", "Active medications"] {
+            let section = prompt.find(later).unwrap_or(usize::MAX);
+            assert!(at < section, "{later} before the safety finding: {prompt}");
+        }
+    }
+}
+
 #[test]
 fn stored_resources_are_relabelled_when_the_value_sets_change() {
     for db in all_databases() {
