@@ -7,7 +7,7 @@
 //! | Planned Act (4.39), Planned Encounter (4.40), Planned Procedure (4.41), Planned Observation (4.44), Planned Supply (4.43), Nutrition Recommendation (4.130) and any other act in a planned mood | ServiceRequest |
 //! | Planned Medication Activity (4.42), Planned Immunization Activity (4.120) (`substanceAdministration`) | MedicationRequest (a vaccine order is a MedicationRequest in US Core; FHIR's ImmunizationRecommendation is a forecast, not a plan) |
 //! | Goal Observation (4.121), any observation in mood GOL | Goal (see [`super::goals`]) |
-//! | Handoff Communication Participants (4.141) | not mapped (no request to make) |
+//! | Handoff Communication Participants (4.141) | Communication (see below; not a CarePlan activity: it happened) |
 //! | an entry in mood EVN | not mapped: it is not planned |
 //!
 //! | `moodCode` | `intent` |
@@ -32,6 +32,12 @@
 //! `targetSiteCode` → `bodySite`, `negationInd` → `doNotPerform`. Requests take the
 //! document's encounter: they were made in it.
 //!
+//! A handoff communication (who was told of the plan) is a Communication: `statusCode` →
+//! `status` (completed, active → in-progress, aborted → stopped, cancelled → not-done,
+//! nullified → entered-in-error, else unknown), `code` → `category`, `effectiveTime` → `sent`,
+//! the author → `sender`, each IRCP participant (`participantRole/playingEntity`) → a
+//! Practitioner in `recipient`.
+//!
 //! The CarePlan (US Core): status active, intent plan, category `assess-plan`, the section's
 //! title, goals in `goal` and requests in `activity`, and the section's narrative as `text`
 //! (status `additional`, US Core requires a narrative); made only when the section produced
@@ -42,7 +48,7 @@ use serde_json::{json, Map, Value};
 
 use crate::ctx::Ctx;
 use crate::datatypes::{put_array, TimeKind};
-use crate::header::xhtml_escape;
+use crate::header::{map_practitioner, xhtml_escape};
 use crate::sections::observation::{code_of, effective, is_sdoh, US_CORE};
 use crate::sections::{author_ref, goals, negated, performer_refs, related, status_code};
 use crate::xml::El;
@@ -53,10 +59,8 @@ const E: &str = "2.16.840.1.113883.10.20.22.4.";
 pub fn map(ctx: &mut Ctx, el: Node) -> Vec<String> {
     let mood = el.attr("moodCode");
     if el.has_template(&format!("{E}141")) {
-        ctx.skip(
-            el,
-            "a handoff communication (who is told of the plan) is not a planned activity; not mapped",
-        );
+        // It happened: a Communication, not an activity of the plan.
+        handoff_communication(ctx, el);
         return Vec::new();
     }
     if mood == Some("GOL") || el.has_template(&format!("{E}121")) {
@@ -174,6 +178,66 @@ fn reasons(ctx: &Ctx, el: Node) -> Vec<Value> {
     related(el, Some("RSON"))
         .filter_map(|r| r.child("value").and_then(|v| ctx.concept(v)))
         .collect()
+}
+
+fn communication_status(code: Option<&str>) -> &'static str {
+    match code {
+        Some("completed") => "completed",
+        Some("active") => "in-progress",
+        Some("aborted") => "stopped",
+        Some("cancelled") => "not-done",
+        Some("nullified") => "entered-in-error",
+        _ => "unknown",
+    }
+}
+
+/// Handoff Communication Participants (4.141) → Communication, or nothing (reported) when it
+/// names neither a sender nor a recipient.
+fn handoff_communication(ctx: &mut Ctx, el: Node) -> Option<String> {
+    let sender = author_ref(ctx, el);
+    let recipients: Vec<Value> = el
+        .children_named("participant")
+        .filter(|p| p.attr("typeCode") == Some("IRCP"))
+        .filter_map(|p| p.child("participantRole"))
+        .filter_map(|role| map_practitioner(ctx, role, "playingEntity"))
+        .map(|r| json!({"reference": r}))
+        .collect();
+    if sender.is_none() && recipients.is_empty() {
+        ctx.skip(
+            el,
+            "a handoff communication that names neither who told nor who was told; not mapped",
+        );
+        return None;
+    }
+    let mut c = Map::new();
+    c.insert("resourceType".into(), json!("Communication"));
+    c.insert("id".into(), json!(ctx.resource_id("Communication", el)));
+    let ids = ctx.identifiers(el);
+    put_array(&mut c, "identifier", ids);
+    c.insert(
+        "status".into(),
+        json!(communication_status(status_code(el))),
+    );
+    if let Some(code) = el.child("code").and_then(|n| ctx.concept(n)) {
+        c.insert("category".into(), json!([code]));
+    }
+    c.insert("subject".into(), json!({"reference": ctx.patient}));
+    request_encounter(ctx, &mut c);
+    let sent = el
+        .child("effectiveTime")
+        .and_then(|t| effective(ctx, t, false))
+        .and_then(|(kind, v)| match kind {
+            "DateTime" => v.as_str().map(str::to_owned),
+            _ => v.get("start").and_then(Value::as_str).map(str::to_owned),
+        });
+    if let Some(t) = sent {
+        c.insert("sent".into(), json!(t));
+    }
+    put_array(&mut c, "recipient", recipients);
+    if let Some(s) = sender {
+        c.insert("sender".into(), json!({"reference": s}));
+    }
+    Some(ctx.push(Value::Object(c), el))
 }
 
 fn service_request(ctx: &mut Ctx, el: Node, intent: &str) -> Option<String> {
@@ -457,6 +521,14 @@ mod tests {
       <templateId root="2.16.840.1.113883.10.20.22.4.121"/><id root="1.2" extension="goal"/>
       <code code="289169006" codeSystem="2.16.840.1.113883.6.96"/><statusCode code="active"/>
     </observation></entry>
+    <entry><act classCode="PCPR" moodCode="EVN"><templateId root="2.16.840.1.113883.10.20.22.4.141"/>
+      <code code="432138007" codeSystem="2.16.840.1.113883.6.96"/><statusCode code="completed"/>
+      <effectiveTime value="20130712"/>
+      <author><time value="20130703"/><assignedAuthor><id root="1.2" extension="rn-1"/>
+        <assignedPerson><name><given>Ada</given><family>Sender</family></name></assignedPerson></assignedAuthor></author>
+      <participant typeCode="IRCP"><participantRole><id root="1.2" extension="rn-2"/>
+        <playingEntity><name><given>Bea</given><family>Recipient</family></name></playingEntity></participantRole></participant>
+    </act></entry>
     <entry><act classCode="PCPR" moodCode="EVN"><templateId root="2.16.840.1.113883.10.20.22.4.141"/></act></entry>
     <entry><act classCode="ACT" moodCode="EVN"><code code="x" codeSystem="1.2"/></act></entry>"##;
 
@@ -508,7 +580,22 @@ mod tests {
         for a in cp["activity"].as_array().unwrap() {
             assert!(resolve(&m, a["reference"]["reference"].as_str().unwrap()).is_some());
         }
-        assert_eq!(m.skipped.len(), 2, "the handoff and the event");
+        // The handoff: a Communication from its author to its recipient, not a plan activity.
+        let comm = of_type(&m, "Communication");
+        assert_eq!(comm.len(), 1);
+        assert_eq!(comm[0]["status"], "completed");
+        assert_eq!(comm[0]["category"][0]["coding"][0]["code"], "432138007");
+        assert_eq!(comm[0]["sent"], "2013-07-12");
+        let name = |r: &serde_json::Value| {
+            resolve(&m, r["reference"].as_str().unwrap()).unwrap()["name"][0]["family"].clone()
+        };
+        assert_eq!(name(&comm[0]["sender"]), "Sender");
+        assert_eq!(name(&comm[0]["recipient"][0]), "Recipient");
+        assert_eq!(
+            m.skipped.len(),
+            2,
+            "the handoff naming no one, and the event"
+        );
         assert_eq!(ids(&m), ids(&map(&xml)));
     }
 
