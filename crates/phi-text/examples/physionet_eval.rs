@@ -3,6 +3,8 @@
 //!     cargo run --release -p salus-phi-text --example physionet_eval [-- DIR] [--misses]
 //!
 //! DIR defaults to `../shared/fixtures/external/deid/physionet-deid-1.1` next to the repository.
+//! `PHI_EVAL_PATIENTS=1-90` restricts the run to a range of patient numbers (inclusive), so rules
+//! can be developed on some patients and checked on the others.
 
 use std::time::Instant;
 
@@ -26,7 +28,13 @@ fn main() {
         println!("{{\"skipped\": true, \"reason\": \"fixture not found\"}}");
         return;
     };
-    let notes = eval::load(&text, &phrase);
+    let mut notes = eval::load(&text, &phrase);
+    if let Ok(range) = std::env::var("PHI_EVAL_PATIENTS") {
+        let (lo, hi) = range.split_once('-').unwrap_or((&range, &range));
+        let lo: u32 = lo.trim().parse().expect("PHI_EVAL_PATIENTS: first patient");
+        let hi: u32 = hi.trim().parse().expect("PHI_EVAL_PATIENTS: last patient");
+        notes.retain(|n| (lo..=hi).contains(&n.patient));
+    }
     let scrubber = Scrubber::new(Options::new()).expect("options");
     let report = eval::evaluate(&scrubber, &notes);
     if args.iter().any(|a| a == "--misses") {

@@ -81,6 +81,44 @@ fn after_vent_words(text: &str, start: usize) -> bool {
         || words.last().is_some_and(|w| w.starts_with("wean"))
 }
 
+/// Whether the word right before `start` names a setting or links one to its value ("PSV",
+/// "to", "of").
+fn last_word_is_setting(text: &str, start: usize) -> bool {
+    let head = text[..start].trim_end_matches([' ', '(', ':', '=', '-']);
+    let word: String = head
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '/')
+        .collect::<String>()
+        .chars()
+        .rev()
+        .collect::<String>()
+        .to_ascii_lowercase();
+    // "R AC", "left ac": the antecubital fossa, not assist-control.
+    if word == "ac" {
+        let side: String = head[..head.len() - 2]
+            .trim_end()
+            .chars()
+            .rev()
+            .take_while(char::is_ascii_alphabetic)
+            .collect();
+        if matches!(
+            side.to_ascii_lowercase().as_str(),
+            "r" | "l" | "tfel" | "thgir"
+        ) {
+            return false;
+        }
+    }
+    word.is_empty()
+        || VENT_WORDS.contains(&word.as_str())
+        || word.starts_with("vent")
+        || word.chars().any(|c| c.is_ascii_digit())
+        || matches!(
+            word.as_str(),
+            "to" | "of" | "at" | "on" | "from" | "and" | "is" | "was"
+        )
+}
+
 /// A partial `m/d` with a valid month and day at the start of `s`; its length.
 fn leading_month_day(s: &str) -> Option<usize> {
     let b = s.as_bytes();
@@ -115,11 +153,85 @@ fn trailing_month_day(text: &str, end: usize) -> bool {
     leading_month_day(&text[start..end]) == Some(end - start)
 }
 
+/// Words of measurements and settings written right before a ratio ("PS10/5", "BP-120/80",
+/// "SpO2"), after which a number glued to the word is no date.
+const MEASURE_WORDS: &[&str] = &[
+    "bp", "hr", "rr", "ps", "psv", "peep", "cpap", "bipap", "cvp", "pap", "pa", "co", "ci", "svr",
+    "sv", "tv", "vt", "abg", "vbg", "sat", "sats", "map", "pcwp", "wedge", "ac", "imv", "simv",
+    "ipap", "epap", "fio", "spo", "pao", "pco", "o", "gcs", "nbp", "nibp", "abp", "art", "pain",
+    "grade", "motor", "strength", "ratio", "tid", "bid", "x",
+];
+
+/// A numeric date glued to a word of two letters or more: `Some(true)` after a dash or a dot
+/// ("LA-10/3", "Kensington.8/31"), `Some(false)` right after the letters ("fx4/97"); `None`
+/// when the word is short, a measurement or the date follows a digit.
+fn glued_to_word(text: &str, start: usize) -> Option<bool> {
+    let head = &text[..start];
+    let (head, sep) = match head.strip_suffix(['-', '.']) {
+        Some(h) => (h, true),
+        None => (head, false),
+    };
+    let letters = head
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_alphabetic)
+        .count();
+    if letters < 2 {
+        return None;
+    }
+    let word = head[head.len() - letters..].to_ascii_lowercase();
+    // "SpO2/15", "FiO2/50": a gas, not a word.
+    if !sep && word.ends_with('o') {
+        return None;
+    }
+    // A word that ends in digits before its letters ("2nd", "x2") or a measurement is no word
+    // a date is glued to.
+    let glued_word_start = head.len() - letters;
+    if head[..glued_word_start]
+        .chars()
+        .next_back()
+        .is_some_and(|c| c.is_ascii_digit())
+        || MEASURE_WORDS.contains(&word.as_str())
+        || VENT_WORDS.contains(&word.as_str())
+    {
+        return None;
+    }
+    Some(sep)
+}
+
+/// A month and a two-digit year, a full date, or a month and a day past 12.
+fn clearly_a_date(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('/').collect();
+    match parts.as_slice() {
+        [_, _, _] => true,
+        [m, d] => {
+            let (Ok(m), Ok(d)) = (m.parse::<u32>(), d.parse::<u32>()) else {
+                return false;
+            };
+            (1..=12).contains(&m) && (13..=99).contains(&d) && d.to_string().len() == 2
+        }
+        _ => false,
+    }
+}
+
 /// Whether a date-pattern match is a date and not a fraction, a strength score or a pain score.
 pub(crate) fn plausible(text: &str, start: usize, end: usize) -> bool {
     let s = &text[start..end];
-    let before = text[..start].chars().next_back();
+    let mut before = text[..start].chars().next_back();
     let after = text[end..].chars().next();
+    if before.is_some_and(char::is_alphanumeric) || matches!(before, Some('-' | '.')) {
+        match glued_to_word(text, start) {
+            // "fx4/97": only what cannot be a ratio or a count after a word (a month and a
+            // year, a full date, a day past 12).
+            Some(false) if !clearly_a_date(s) => return false,
+            // "UO-9/10", "Kensington.8/31": judged as if a space stood before.
+            Some(_) => before = None,
+            // Inside a number or a word ("12/3" of "112/3", "L4/5"), as the pattern's word
+            // boundary used to exclude; a dash or dot after a number keeps its meaning below.
+            None if before.is_some_and(char::is_alphanumeric) => return false,
+            None => {}
+        }
+    }
     if s.contains('/') && s.matches('/').count() == 1 && !s.contains(char::is_alphabetic) {
         // Partial m/d.
         let mut it = s.split('/');
@@ -155,7 +267,10 @@ pub(crate) fn plausible(text: &str, start: usize, end: usize) -> bool {
                 && (d > 4 || other_day.is_some_and(|o| o > 4))
                 && !after_vent_words(text, start);
         }
-        if after_vent_words(text, start) {
+        // A day past 10 right after a word that is no setting nor a figure ("wean from vent and
+        // extubate 3/11", "PICC in R AC 11/17") is a date even near ventilator words.
+        let setting_day = d <= 10 || last_word_is_setting(text, start);
+        if setting_day && after_vent_words(text, start) {
             return false;
         }
         if matches!(before, Some('/' | '.' | '-' | '+' | 'x' | 'X' | '*'))
@@ -573,6 +688,14 @@ fn year_re() -> &'static Regex {
     })
 }
 
+fn year_event_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        let words = YEAR_EVENTS.join("|");
+        Regex::new(&format!(r"(?i)\b(0\d)\s+({words})\b")).expect("static pattern")
+    })
+}
+
 fn event_year_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
@@ -764,6 +887,23 @@ pub(crate) fn years(text: &str, out: &mut Vec<Candidate>) {
         out.push(Candidate {
             start: s,
             end: e,
+            category: Category::Date,
+            priority: 67,
+        });
+    }
+    // "09 PTCA": a two-digit year with its leading zero before an event (a count has none).
+    for c in year_event_re().captures_iter(text) {
+        let (Some(g), Some(w)) = (c.get(1), c.get(2)) else {
+            continue;
+        };
+        if !YEAR_EVENTS.contains(&w.as_str().to_ascii_lowercase().as_str())
+            || measured(text, g.start(), g.end())
+        {
+            continue;
+        }
+        out.push(Candidate {
+            start: g.start(),
+            end: g.end(),
             category: Category::Date,
             priority: 67,
         });

@@ -25,6 +25,7 @@ impl Hasher for Fx {
 }
 
 pub(crate) type HashSet<T> = StdHashSet<T, BuildHasherDefault<Fx>>;
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<Fx>>;
 
 const FIRST_NAMES: &str = include_str!("../data/first_names.txt");
 const LAST_NAMES: &str = include_str!("../data/last_names.txt");

@@ -129,6 +129,83 @@ const NICKNAMES: &[&str] = &[
     "bea", "connie", "terry", "jerry", "gerry", "barb", "deb", "debbie", "cathy", "kathy",
 ];
 
+/// Verbs whose object is the person reached ("unable to reach Rob", "paged Tavi").
+const CONTACT_OBJECT_VERBS: &[&str] = &[
+    "reach",
+    "reached",
+    "contacted",
+    "contact",
+    "phoned",
+    "telephoned",
+    "updated",
+    "told",
+    "reassured",
+    "paged",
+    "emailed",
+    "texted",
+];
+/// Words of conversation before "with" or "to" and the person ("spoke at length with Tavi").
+const CONVERSATION: &[&str] = &[
+    "spoke",
+    "spoken",
+    "speak",
+    "speaking",
+    "talked",
+    "talk",
+    "talking",
+    "discussed",
+    "discussion",
+    "conversation",
+    "met",
+    "meeting",
+    "explained",
+    "consult",
+    "consulted",
+    "conference",
+    "communicated",
+];
+
+/// Words before a phone number of a person ("cell# 555-…").
+const PHONE_WORDS: &[&str] = &[
+    "cell",
+    "cellphone",
+    "cell#",
+    "home",
+    "work",
+    "pager",
+    "beeper",
+    "phone",
+    "tel",
+    "mobile",
+];
+/// Visits and calls of relatives after a social section header ("social: bob visited").
+const VISITS: &[&str] = &[
+    "visited", "visiting", "visits", "called", "calls", "phoned", "came", "here", "in",
+];
+
+/// Clinical roles written in parentheses after a person's name ("(resident)").
+const ROLES: &[&str] = &[
+    "resident",
+    "attending",
+    "fellow",
+    "intern",
+    "surgeon",
+    "cardiologist",
+    "pcp",
+    "physician",
+    "nurse",
+    "hcp",
+    "proxy",
+    "guardian",
+];
+
+/// Given names that are far more often common words in notes ("will", "may", "mark"): never a
+/// name by list context alone.
+const COMMON_GIVEN: &[&str] = &[
+    "will", "may", "mark", "hope", "else", "ace", "said", "page", "trace", "max", "min", "mo",
+    "day", "ed", "art", "rose", "grant", "chase", "joy", "faith", "sunny",
+];
+
 /// Words after a name that report to a clinician ("Smith aware"); the first five make a name of
 /// an unknown word before them.
 const AWARE: &[&str] = &[
@@ -316,6 +393,152 @@ const FACILITY: &[&str] = &[
     "med",
     "center",
 ];
+/// A hospital's units and emergency room, written after its name ("Tillman MICU").
+const UNIT_WORDS: &[&str] = &[
+    "ew", "er", "ed", "micu", "ccu", "sicu", "icu", "csru", "pacu", "cvicu", "tsicu", "nicu",
+    "picu", "ctic", "cticu",
+];
+/// Verbs of going before "to" and a place.
+const GOING: &[&str] = &[
+    "went",
+    "go",
+    "goes",
+    "going",
+    "gone",
+    "sent",
+    "taken",
+    "came",
+    "come",
+    "flew",
+    "drove",
+    "return",
+    "returned",
+    "returning",
+    "back",
+];
+/// Destinations in a hospital and other places that are no facility names, capitalized in notes
+/// ("went to Radiology", "transferred to Floor", "from Home").
+const DESTINATION_STOP: &[&str] = &[
+    "floor",
+    "unit",
+    "ct",
+    "mri",
+    "rehab",
+    "home",
+    "cath",
+    "lab",
+    "radiology",
+    "angio",
+    "angiography",
+    "dialysis",
+    "surgery",
+    "endoscopy",
+    "echo",
+    "ultrasound",
+    "x-ray",
+    "xray",
+    "nuclear",
+    "medicine",
+    "stepdown",
+    "step-down",
+    "tele",
+    "telemetry",
+    "bed",
+    "chair",
+    "commode",
+    "bathroom",
+    "sleep",
+    "hospice",
+    "shelter",
+    "morgue",
+    "recovery",
+    "holding",
+    "pre-op",
+    "preop",
+    "post-op",
+    "postop",
+    "bedside",
+    "emergency",
+    "triage",
+    "admitting",
+    "interventional",
+    "vascular",
+    "cardiology",
+    "oncology",
+    "neurology",
+    "pulmonary",
+    "psychiatry",
+    "nursing",
+    "outside",
+    "work",
+    "school",
+    "church",
+    "dinner",
+    "lunch",
+    "breakfast",
+    "bathroom",
+    "toilet",
+    "shower",
+    "procedure",
+    "operating",
+    "cardiac",
+    "medical",
+    "surgical",
+    "trauma",
+    "coronary",
+    "intensive",
+    "critical",
+    "acute",
+    "pediatric",
+    "baseline",
+    "left",
+    "right",
+    "bilateral",
+    "today",
+    "tonight",
+    "tomorrow",
+    "yesterday",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "january",
+    "february",
+    "march",
+    "april",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "patient",
+    "family",
+    "pharmacy",
+    "blood",
+    "bank",
+    "pathology",
+    "physical",
+    "occupational",
+    "therapy",
+    "speech",
+    "social",
+];
+/// Words that end facility names but need a name before them that is no English word
+/// ("Kessler Adventist", "Tidewater House", "Brightwood Assisted Living").
+const FACILITY_OF_NAME: &[&str] = &[
+    "adventist",
+    "methodist",
+    "presbyterian",
+    "lutheran",
+    "house",
+    "manor",
+    "assisted",
+];
 /// Words of facility names that are English words ("Sacred Heart Memorial", "Laurel Regional").
 const FACILITY_NAME_WORDS: &[&str] = &[
     "memorial",
@@ -434,6 +657,35 @@ const PLACE_VERBS: &[&str] = &[
     "stays",
     "staying",
 ];
+/// Verbs of going before a place: context for a city of several words or one that is no common
+/// word ("returned to new haven"; "returned to normal" stays).
+const GOING_VERBS: &[&str] = &[
+    "returned",
+    "returning",
+    "went",
+    "flying",
+    "flew",
+    "moving",
+    "driving",
+    "drove",
+];
+/// Adverbs between a verb of living or going and the place ("lives nearby in X").
+const PLACE_ADVERBS: &[&str] = &[
+    "nearby",
+    "alone",
+    "now",
+    "currently",
+    "locally",
+    "back",
+    "home",
+    "here",
+    "there",
+    "together",
+    "mostly",
+    "still",
+    "also",
+    "usually",
+];
 
 #[derive(Debug, Clone)]
 struct Token {
@@ -446,6 +698,8 @@ struct Token {
     upper: bool,
     /// Dictionary facts, looked up once.
     f: Flags,
+    /// Which cue lists hold the word (`CUE_*` bits), looked up once.
+    cue: u16,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -458,6 +712,123 @@ struct Flags {
     last: bool,
     /// First word of a city, state or country (of any length).
     place_start: bool,
+}
+
+fn token(dict: &Dictionaries, text: &str, start: usize, end: usize) -> Token {
+    let word = &text[start..end];
+    let title = word.chars().next().is_some_and(char::is_uppercase);
+    let upper = word.chars().all(|c| !c.is_lowercase());
+    let lower = word.to_lowercase();
+    let bits = dict.word_flags.get(&lower).copied().unwrap_or(0);
+    let f = Flags {
+        stop: bits & dict::STOP != 0,
+        clinical: bits & dict::CLINICAL_BIT != 0,
+        english: bits & dict::ENGLISH_BIT != 0,
+        weak: bits & dict::WEAK_BIT != 0,
+        first: bits & dict::FIRST != 0,
+        last: bits & dict::LAST != 0,
+        place_start: bits & dict::PLACE != 0,
+    };
+    let mut cue = cue_table().get(lower.as_str()).copied().unwrap_or(0);
+    if lower.ends_with("-in-law") || lower.ends_with("-in-laws") {
+        cue |= CUE_RELATION;
+    }
+    Token {
+        start,
+        end,
+        lower,
+        title,
+        upper,
+        f,
+        cue,
+    }
+}
+
+const CUE_TITLE: u16 = 1;
+const CUE_CREDENTIAL: u16 = 2;
+const CUE_RELATION: u16 = 4;
+/// The first five words of `AWARE`.
+const CUE_AWARE: u16 = 8;
+const CUE_FACILITY: u16 = 16;
+const CUE_FACILITY_OF_NAME: u16 = 32;
+const CUE_WARD_BEFORE: u16 = 64;
+const CUE_UNIT: u16 = 128;
+
+/// The cue lists that are tested for every word, as bits per word: one lookup instead of a scan
+/// of each list.
+fn cue_table() -> &'static dict::HashMap<&'static str, u16> {
+    static TABLE: std::sync::OnceLock<dict::HashMap<&'static str, u16>> =
+        std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t: dict::HashMap<&'static str, u16> = dict::HashMap::default();
+        for (list, bit) in [
+            (TITLES, CUE_TITLE),
+            (CREDENTIALS, CUE_CREDENTIAL),
+            (RELATIONS, CUE_RELATION),
+            (&AWARE[..5], CUE_AWARE),
+            (FACILITY, CUE_FACILITY),
+            (FACILITY_OF_NAME, CUE_FACILITY_OF_NAME),
+            (WARD_BEFORE, CUE_WARD_BEFORE),
+            (UNIT_WORDS, CUE_UNIT),
+        ] {
+            for w in list {
+                *t.entry(w).or_insert(0) |= bit;
+            }
+        }
+        t
+    })
+}
+
+/// Kinship words as relation cues: the list, and any `…-in-law` ("dtr-in-law").
+fn is_relation(l: &str) -> bool {
+    RELATIONS.contains(&l) || l.ends_with("-in-law") || l.ends_with("-in-laws")
+}
+
+/// A misspelt kinship word ("dauther", "grandon"): same first two and last two letters as a
+/// relation word of five letters or more and a length at most two letters away. Only taken as
+/// such when not capitalized ("Brewer" after "brother" may be a name).
+fn near_relation(l: &str) -> bool {
+    let b = l.as_bytes();
+    b.len() >= 4
+        && RELATIONS.iter().any(|r| {
+            let r = r.as_bytes();
+            r.len() >= 5
+                && r.len().abs_diff(b.len()) <= 2
+                && r[..2] == b[..2]
+                && r[r.len() - 2..] == b[b.len() - 2..]
+        })
+}
+
+/// Relation words that name a role rather than kin; they are not split out of a hyphenated word
+/// ("contact-person" stays one word).
+fn splits_compound(l: &str) -> bool {
+    is_relation(l) && !matches!(l, "name" | "named" | "person" | "contact" | "in-law")
+}
+
+/// The parts of a hyphenated word written with a kinship word glued to a name or a header
+/// ("DAUGHTER-KRISSY", "SOCIAL-daughter"): the relation rule needs them as separate words. Other
+/// hyphenated words, and relations that hold a hyphen themselves ("step-son", "son-in-law"), stay
+/// whole.
+fn split_relation_compound(text: &str, start: usize, end: usize) -> Vec<(usize, usize)> {
+    let word = &text[start..end];
+    let lower = word.to_lowercase();
+    if is_relation(&lower) || lower.len() != word.len() {
+        return vec![(start, end)];
+    }
+    let mut parts = Vec::new();
+    let mut from = 0;
+    for (i, _) in word.match_indices('-') {
+        parts.push((from, i));
+        from = i + 1;
+    }
+    parts.push((from, word.len()));
+    if !parts.iter().any(|&(a, b)| splits_compound(&lower[a..b])) {
+        return vec![(start, end)];
+    }
+    parts
+        .into_iter()
+        .map(|(a, b)| (start + a, start + b))
+        .collect()
 }
 
 fn tokenize(dict: &Dictionaries, text: &str) -> Vec<Token> {
@@ -485,28 +856,13 @@ fn tokenize(dict: &Dictionaries, text: &str) -> Vec<Token> {
                 break;
             }
         }
-        let word = &text[start..end];
-        let title = word.chars().next().is_some_and(char::is_uppercase);
-        let upper = word.chars().all(|c| !c.is_lowercase());
-        let lower = word.to_lowercase();
-        let bits = dict.word_flags.get(&lower).copied().unwrap_or(0);
-        let f = Flags {
-            stop: bits & dict::STOP != 0,
-            clinical: bits & dict::CLINICAL_BIT != 0,
-            english: bits & dict::ENGLISH_BIT != 0,
-            weak: bits & dict::WEAK_BIT != 0,
-            first: bits & dict::FIRST != 0,
-            last: bits & dict::LAST != 0,
-            place_start: bits & dict::PLACE != 0,
-        };
-        out.push(Token {
-            start,
-            end,
-            lower,
-            title,
-            upper,
-            f,
-        });
+        if text[start..end].contains('-') {
+            for (a, b) in split_relation_compound(text, start, end) {
+                out.push(token(dict, text, a, b));
+            }
+        } else {
+            out.push(token(dict, text, start, end));
+        }
     }
     out
 }
@@ -519,7 +875,10 @@ struct Ctx<'a> {
     informative: bool,
     marks: Vec<Option<(Category, u8)>>,
     /// Words found by context, to propagate.
-    found: HashSet<(String, Category)>,
+    found: dict::HashMap<String, Category>,
+    /// Given names and surnames that are also common words ("Hank", "Bill"), found as names by
+    /// context: propagated only where capitalization (or single-case text) allows a name.
+    found_common: HashSet<String>,
 }
 
 impl<'a> Ctx<'a> {
@@ -605,8 +964,111 @@ impl<'a> Ctx<'a> {
         let l = &self.toks[i].lower;
         let f = self.toks[i].f;
         if propagate && l.chars().count() >= 3 && !f.english && !f.weak && !f.clinical && !f.stop {
-            self.found.insert((l.clone(), category));
+            self.found.entry(l.clone()).or_insert(category);
+        } else if category == Category::Name
+            && priority >= 40
+            && l.chars().count() >= 3
+            && (f.first || f.last || NICKNAMES.contains(&l.as_str()))
+            && !f.clinical
+            && !f.stop
+            && !COMMON_GIVEN.contains(&l.as_str())
+        {
+            self.found_common.insert(l.clone());
         }
+    }
+
+    /// The next name of a list after the name at token `i`: "X and Y", "X & Y", and with
+    /// `commas` "X, Y" or "X/Y". The item is a given name of the lists (also one that is a common
+    /// word, "and Roger") or, in mixed-case text, a capitalized word that is no English or
+    /// clinical word.
+    fn next_list_item(&self, i: usize, commas: bool) -> Option<usize> {
+        let len = self.toks.len();
+        let n = if i + 2 < len
+            && self.lower(i + 1) == "and"
+            && self.gap(i + 1) == " "
+            && self.gap(i + 2) == " "
+        {
+            i + 2
+        } else if i + 1 < len
+            && (matches!(self.gap(i + 1), " & " | "&")
+                || (commas && matches!(self.gap(i + 1), ", " | "," | "/" | " / ")))
+        {
+            i + 1
+        } else {
+            return None;
+        };
+        let l = self.lower(n);
+        let f = self.toks[n].f;
+        let word_ok = !f.stop
+            && l.chars().count() >= 2
+            && !self.in_list(n, CREDENTIALS)
+            && !self.in_list(n, TITLES)
+            && !is_relation(l)
+            && !SERVICES.contains(&l)
+            && !LANGUAGES.contains(&l)
+            && (self.cap(n) || !self.informative);
+        let given = (f.first || NICKNAMES.contains(&l)) && !COMMON_GIVEN.contains(&l);
+        let unknown = self.informative
+            && self.cap(n)
+            && !f.english
+            && !f.clinical
+            && !f.weak
+            && !self.dict.near_english(l);
+        (word_ok && (given || unknown)).then_some(n)
+    }
+
+    /// A word that may be a person's name after a conversation verb: a given name of the lists
+    /// (also one that is a common word, "Rob") or a word that is no English or clinical word nor
+    /// a misspelling of one; capitalized in mixed-case text.
+    fn contact_name(&self, k: usize) -> bool {
+        let l = self.lower(k);
+        let f = self.toks[k].f;
+        if f.stop
+            || self.in_list(k, CREDENTIALS)
+            || self.in_list(k, TITLES)
+            || is_relation(l)
+            || SERVICES.contains(&l)
+            || LANGUAGES.contains(&l)
+            || (self.informative && !self.cap(k))
+        {
+            return false;
+        }
+        let given =
+            (f.first || NICKNAMES.contains(&l)) && !f.clinical && !COMMON_GIVEN.contains(&l);
+        let unknown = !f.english
+            && !f.clinical
+            && !f.weak
+            && l.chars().count() >= 4
+            && !l.contains(['-', '\''])
+            && !self.dict.near_english(l);
+        given || unknown
+    }
+
+    /// A word that may be part of a name before a role in parentheses: a name of the lists or,
+    /// capitalized (or in single-case text), a word that is no English or clinical word.
+    fn paren_name_word(&self, k: usize) -> bool {
+        let l = self.lower(k);
+        let f = self.toks[k].f;
+        if f.stop || self.in_list(k, CREDENTIALS) || self.in_list(k, TITLES) || is_relation(l) {
+            return false;
+        }
+        if self.informative && !self.toks[k].title {
+            return false;
+        }
+        let name = (f.first || f.last || NICKNAMES.contains(&l)) && !COMMON_GIVEN.contains(&l);
+        let unknown = !f.english
+            && !f.clinical
+            && !f.weak
+            && l.chars().count() >= 3
+            && !SERVICES.contains(&l)
+            && !LANGUAGES.contains(&l)
+            && !self.dict.near_english(l);
+        name || unknown || (self.is_initial(k) && self.toks[k].title)
+    }
+
+    /// Whether token i is in the cue list of `bit` (`CUE_*`).
+    fn cue(&self, i: usize, bit: u16) -> bool {
+        self.toks[i].cue & bit != 0
     }
 
     fn in_list(&self, i: usize, list: &[&str]) -> bool {
@@ -640,17 +1102,28 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
         toks,
         informative,
         marks: vec![None; len],
-        found: HashSet::default(),
+        found: dict::HashMap::default(),
+        found_common: HashSet::default(),
     };
 
     for i in 0..len {
         // Title rule.
-        if i + 1 < len && cx.in_list(i, TITLES) && cx.title_gap(i + 1) && !cx.toks[i + 1].f.stop {
+        if i + 1 < len && cx.cue(i, CUE_TITLE) && cx.title_gap(i + 1) && !cx.toks[i + 1].f.stop {
             // "MD", "MS" and "NP" are titles only before a name-like word and a plain space
             // ("MS: sedated", "see MD notes", "4L NP" are not names).
             let weak_title = matches!(cx.lower(i), "md" | "ms" | "np" | "ho");
             let l1 = cx.lower(i + 1);
-            let next_ok = if weak_title {
+            // "NP grace made aware": a given name that is also a clinical word, when a report
+            // word follows.
+            let reported_given = weak_title
+                && i + 2 < len
+                && cx.toks[i + 1].f.first
+                && !COMMON_GIVEN.contains(&l1)
+                && (cx.cue(i + 2, CUE_AWARE)
+                    || (cx.lower(i + 2) == "made" && i + 3 < len && cx.cue(i + 3, CUE_AWARE)));
+            let next_ok = if reported_given {
+                cx.gap(i + 1) == " "
+            } else if weak_title {
                 cx.gap(i + 1) == " "
                     && !cx.blocked(i + 1)
                     && l1.len() >= 2
@@ -724,7 +1197,7 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
         // Credential rule. A name that is also a clinical word is a name here ("Carole Hayes,
         // RN", "Jean Hudson, RN").
         if i + 1 < len
-            && cx.in_list(i + 1, CREDENTIALS)
+            && cx.cue(i + 1, CUE_CREDENTIAL)
             && cx.tight(i + 1)
             && !cx.blocked_unless_name(i)
         {
@@ -776,7 +1249,7 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
             }
         }
         // Relation rule.
-        if i + 1 < len && cx.in_list(i, RELATIONS) {
+        if i + 1 < len && cx.cue(i, CUE_RELATION) {
             let mut k = i + 1;
             if k < len && matches!(cx.lower(k), "is" | "named" | "was") && cx.tight(k) {
                 k += 1;
@@ -827,12 +1300,13 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                         )
                         && !cx.in_list(k, CREDENTIALS)
                         && !LANGUAGES.contains(&l)
+                        && (!near_relation(l) || cx.cap(k))
                         && !cx.dict.near_english(l))
             };
             if k < len
                 && ok_gap
                 && (!cx.blocked(k) || name_after_relation)
-                && !cx.in_list(k, RELATIONS)
+                && !is_relation(cx.lower(k))
             {
                 let l = cx.lower(k);
                 if cx.dict.first.contains(l)
@@ -841,6 +1315,7 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                     || name_after_relation
                 {
                     cx.mark(k, Category::Name, 43, true);
+                    let mut last = k;
                     if k + 1 < len && cx.spaced(k + 1) && !cx.blocked(k + 1) {
                         let l2 = cx.lower(k + 1);
                         if cx.cap(k + 1)
@@ -848,9 +1323,114 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                             || (!cx.informative && cx.dict.last.contains(l2))
                         {
                             cx.mark(k + 1, Category::Name, 43, true);
+                            last = k + 1;
                         }
                     }
+                    // "Sons Tobias, Ferdinand and Gus": the rest of a list of names.
+                    let mut items = 0;
+                    while items < 4 {
+                        let Some(n) = cx.next_list_item(last, true) else {
+                            break;
+                        };
+                        cx.mark(n, Category::Name, 43, true);
+                        last = n;
+                        items += 1;
+                    }
                 }
+            }
+        }
+        // Conversation: "spoke at length with Tavi", "explained in depth to Tavi", "unable to
+        // reach Rob": the person spoken to.
+        if i >= 1 && cx.toks[i - 1].lower.len() >= 2 && cx.gap(i) == " " {
+            let prev = cx.lower(i - 1);
+            let object = prev.len() >= 4 && cx.in_list(i - 1, CONTACT_OBJECT_VERBS);
+            let with_to = matches!(prev, "with" | "to")
+                && (i.saturating_sub(5)..i - 1).any(|k| {
+                    cx.in_list(k, CONVERSATION)
+                        && !cx.text[cx.toks[k].end..cx.toks[i].start].contains(['\n', '.', ';'])
+                });
+            if (object || with_to) && cx.contact_name(i) {
+                cx.mark(i, Category::Name, 42, true);
+            }
+        }
+        // Role in parentheses: "Otto Brandvold (resident)", "GRETA LINDQVIST (DAUGHTER)": the
+        // one or two words before it are the person's name.
+        if i >= 1
+            && matches!(cx.gap(i), " (" | "(")
+            && cx.text[cx.toks[i].end..].starts_with(')')
+            && (is_relation(cx.lower(i)) || cx.in_list(i, ROLES) || cx.in_list(i, CREDENTIALS))
+            && !matches!(cx.lower(i), "name" | "named" | "person" | "contact")
+        {
+            let mut k = i - 1;
+            let mut steps = 0;
+            while steps < 2 && cx.paren_name_word(k) {
+                cx.mark(k, Category::Name, 43, !cx.is_initial(k));
+                steps += 1;
+                if k == 0 || !cx.spaced(k) {
+                    break;
+                }
+                k -= 1;
+            }
+        }
+        // A name before a phone number: "Greta Lindqvist cell# 555-…", "Tavi Okonjo home 555…".
+        if i >= 1
+            && cx.text[cx.toks[i].end..]
+                .trim_start_matches([' ', '#', ':', '-', '.'])
+                .starts_with(|c: char| c.is_ascii_digit())
+            && cx.in_list(i, PHONE_WORDS)
+            && cx.spaced(i)
+        {
+            let mut k = i - 1;
+            let mut steps = 0;
+            while steps < 2 && !cx.is_initial(k) && cx.paren_name_word(k) {
+                cx.mark(k, Category::Name, 42, true);
+                steps += 1;
+                if k == 0 || !cx.spaced(k) {
+                    break;
+                }
+                k -= 1;
+            }
+        }
+        // "Social: bob visited": a given name that is also a common word, right after a social
+        // or family section header and before a visit or a call.
+        if i >= 1
+            && i + 1 < len
+            && matches!(
+                cx.lower(i - 1),
+                "social" | "family" | "soc" | "psychosocial" | "visitors"
+            )
+            && matches!(cx.gap(i).trim(), ":" | "-" | "->" | ":-")
+            && cx.in_list(i + 1, VISITS)
+            && cx.spaced(i + 1)
+        {
+            let l = cx.lower(i);
+            let f = cx.toks[i].f;
+            if (f.first || NICKNAMES.contains(&l))
+                && !f.stop
+                && !COMMON_GIVEN.contains(&l)
+                && (!cx.informative || !cx.toks[i].upper)
+            {
+                cx.mark(i, Category::Name, 42, true);
+            }
+        }
+        // "J SMITH ORDERED": an initial without its dot, a surname and a report word.
+        if i + 2 < len
+            && cx.toks[i].upper
+            && cx.toks[i].lower.len() <= 4
+            && cx.is_initial(i)
+            && !cx.is_english_initial(i)
+            && cx.gap(i + 1) == " "
+            && cx.in_list(i + 2, &AWARE[..7])
+            && cx.spaced_or_colon(i + 2)
+            && (i == 0
+                || !cx.text[..cx.toks[i].start]
+                    .trim_end()
+                    .ends_with(|c: char| c.is_ascii_digit()))
+        {
+            let l = cx.lower(i + 1);
+            if cx.dict.last.contains(l) && !cx.toks[i + 1].f.stop && !cx.toks[i + 1].f.clinical {
+                cx.mark(i, Category::Name, 42, false);
+                cx.mark(i + 1, Category::Name, 42, true);
             }
         }
         // Initial rule: "E. Welsh".
@@ -892,7 +1472,7 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
             }
         }
         // Aware rule: "Tura aware", "grace dudak aware", "Dr" left out.
-        if i >= 1 && cx.in_list(i, &AWARE[..5]) && cx.spaced_or_colon(i) {
+        if i >= 1 && cx.cue(i, CUE_AWARE) && cx.spaced_or_colon(i) {
             let k = i - 1;
             let l = cx.lower(k);
             let f = cx.toks[k].f;
@@ -953,6 +1533,16 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
             cx.mark(i, Category::Name, 40, false);
         }
     }
+    propagate(&mut cx);
+    // Coordination: "Both Greta and Hank are proxies" — a given name joined by "and" to a
+    // name found by context is a name too.
+    for i in 0..len {
+        if matches!(cx.marks[i], Some((Category::Name, p)) if p >= 37) {
+            if let Some(n) = cx.next_list_item(i, false) {
+                cx.mark(n, Category::Name, 41, true);
+            }
+        }
+    }
     // Extension: capitalized or dictionary words next to a name.
     for _ in 0..2 {
         for i in 0..len {
@@ -974,7 +1564,7 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                 if !gap_ok
                     || cx.in_list(k, CREDENTIALS)
                     || cx.in_list(k, TITLES)
-                    || cx.in_list(k, RELATIONS)
+                    || is_relation(cx.lower(k))
                 {
                     continue;
                 }
@@ -989,8 +1579,18 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                     && cx.dict.first.contains(cx.lower(i))
                     && !cx.dict.near_english(lk)
                     && !cx.toks[k].f.clinical;
+                // "martin carey": a given name of the lists (also a common word) right before
+                // a surname of the lists that was found as a name.
+                let given_before_surname = k + 1 == i
+                    && cx.toks[k].f.first
+                    && cx.toks[i].f.last
+                    && !cx.toks[k].f.clinical
+                    && !COMMON_GIVEN.contains(&lk)
+                    && cx.toks[k].title == cx.toks[i].title
+                    && lk.chars().count() >= 3;
                 let ok = clinical_surname
                     || lower_surname
+                    || given_before_surname
                     || (unknown && (cx.cap(k) || !cx.informative))
                     || cx.dict.is_plain_name(lk)
                     || (cx.is_initial(k) && (cx.toks[k].title || !cx.informative) && k < i);
@@ -1001,18 +1601,7 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
         }
     }
     places(&mut cx);
-    // Propagation.
-    if !cx.found.is_empty() {
-        let found: std::collections::HashMap<String, Category> = cx.found.iter().cloned().collect();
-        for i in 0..len {
-            if cx.marks[i].is_some() {
-                continue;
-            }
-            if let Some(c) = found.get(&cx.toks[i].lower) {
-                cx.marks[i] = Some((*c, 37));
-            }
-        }
-    }
+    propagate(&mut cx);
     for (i, m) in cx.marks.iter().enumerate() {
         if let Some((category, priority)) = m {
             let t = &cx.toks[i];
@@ -1020,6 +1609,16 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
             // A trailing possessive stays outside the span; a dot after an initial joins it.
             if t.lower.chars().count() == 1 && cx.text[end..].starts_with('.') {
                 end += 1;
+            }
+            // A ward's number glued to its name ("Kensington4") is part of the place.
+            if *category == Category::Location {
+                let rest = &cx.text.as_bytes()[end..];
+                let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+                if (1..=2).contains(&digits)
+                    && !rest.get(digits).is_some_and(|b| b.is_ascii_alphanumeric())
+                {
+                    end += digits;
+                }
             }
             out.push(Candidate {
                 start: t.start,
@@ -1031,29 +1630,249 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
     }
 }
 
+/// Propagation: a word found as a name or place by context is one wherever else it occurs in
+/// the text, unless another rule marked it there. A name that is also a common word needs a
+/// capital there in mixed-case text ("wife Hank" makes "Hank called" a name, not "hank").
+fn propagate(cx: &mut Ctx<'_>) {
+    if cx.found.is_empty() && cx.found_common.is_empty() {
+        return;
+    }
+    for i in 0..cx.toks.len() {
+        if cx.marks[i].is_some() {
+            continue;
+        }
+        let t = &cx.toks[i];
+        if let Some(c) = cx.found.get(&t.lower) {
+            cx.marks[i] = Some((*c, 37));
+        } else if cx.found_common.contains(&t.lower) && (!cx.informative || (t.title && !t.upper)) {
+            cx.marks[i] = Some((Category::Name, 37));
+        }
+    }
+}
+
+/// A word that may be part of a facility's name found by context: a name of the lists or a word
+/// that is no English, clinical or service word; capitalized in mixed-case text.
+fn facility_name_word(cx: &Ctx<'_>, k: usize) -> bool {
+    let l = cx.lower(k);
+    let f = cx.toks[k].f;
+    // A clinical word that is also a name ("Reed") only with a capital.
+    let clinical = f.clinical && !((f.first || f.last) && (cx.cap(k) || !cx.informative));
+    if f.stop
+        || clinical
+        || LOC_STOP.contains(&l)
+        || SERVICES.contains(&l)
+        || LANGUAGES.contains(&l)
+        || UNIT_WORDS.contains(&l)
+        || DESTINATION_STOP.contains(&l)
+        || l.chars().count() < 3
+        || (cx.informative && !cx.cap(k))
+    {
+        return false;
+    }
+    // In mixed case a capital is evidence enough for a word one letter off an English word.
+    f.first || f.last || !f.english && (cx.informative || !cx.dict.near_english(l))
+}
+
+/// Places by context cues:
+/// - a hospital's unit after its name: "sent to Gorham Reed EW", "transferred to Tillman MICU";
+/// - an employer: "works for Brightline Health", "works at Acme";
+/// - a facility after "went to", "transferred to", "from": "went to Seabrook on 3/6", "surgeon
+///   from Seabrook" (a capitalized word that is not a clinical destination: "went to Radiology"
+///   stays);
+/// - regions: "the Eastern Shore", "the North Shore";
+/// - a list of facilities: "screened by Brightwood Rehab and Tillman".
+fn place_cues(cx: &mut Ctx<'_>) {
+    let len = cx.toks.len();
+    for i in 0..len {
+        // Unit after a facility name.
+        if i >= 2 && cx.cue(i, CUE_UNIT) && cx.toks[i].upper && cx.gap(i) == " " {
+            let mut j = i;
+            let mut names = 0;
+            while j > 0 && names < 3 && cx.gap(j) == " " && facility_name_word(cx, j - 1) {
+                j -= 1;
+                names += 1;
+            }
+            if names > 0 && j > 0 && matches!(cx.lower(j - 1), "to" | "from" | "at" | "into") {
+                for k in j..i {
+                    cx.mark(k, Category::Location, 41, true);
+                }
+            }
+        }
+        // Employer.
+        if i >= 1
+            && matches!(cx.lower(i - 1), "for" | "at" | "by")
+            && cx.gap(i) == " "
+            && i >= 2
+            && matches!(
+                cx.lower(i - 2),
+                "works" | "worked" | "working" | "employed" | "employee" | "job"
+            )
+        {
+            let mut k = i;
+            while k < len && k < i + 3 && (k == i || cx.gap(k) == " ") {
+                let lk = cx.lower(k);
+                let f = cx.toks[k].f;
+                let ok = !f.stop
+                    && !f.clinical
+                    && !LOC_STOP.contains(&lk)
+                    && (cx.cap(k)
+                        || !f.english
+                        || f.place_start
+                        || f.first
+                        || f.last
+                        || FACILITY.contains(&lk));
+                if !ok {
+                    break;
+                }
+                cx.mark(k, Category::Location, 36, false);
+                k += 1;
+            }
+        }
+        // A facility after a verb of going and "to", or after "from" (mixed-case text only:
+        // the capital is the evidence).
+        if cx.informative
+            && i >= 2
+            && cx.gap(i) == " "
+            && cx.toks[i].title
+            && !cx.toks[i].upper
+            && matches!(cx.lower(i - 1), "to" | "from" | "at")
+            && (cx.in_list(i - 2, GOING)
+                || cx.in_list(i - 2, TRANSFER)
+                || cx.lower(i - 1) == "from")
+            && !(i + 1 < len && cx.gap(i + 1) == " " && cx.toks[i + 1].title)
+        {
+            let f = cx.toks[i].f;
+            let l = cx.lower(i);
+            let facility_like = !f.stop
+                && !f.clinical
+                && !LOC_STOP.contains(&l)
+                && !DESTINATION_STOP.contains(&l)
+                && !UNIT_WORDS.contains(&l)
+                && !SERVICES.contains(&l)
+                && !LANGUAGES.contains(&l)
+                && !f.place_start
+                && !(f.first || f.last)
+                && l.chars().count() >= 4;
+            if facility_like {
+                cx.mark(i, Category::Location, 36, true);
+            }
+        }
+        // Regions.
+        if i + 1 < len
+            && matches!(
+                cx.lower(i),
+                "eastern"
+                    | "western"
+                    | "northern"
+                    | "southern"
+                    | "north"
+                    | "south"
+                    | "east"
+                    | "west"
+            )
+            && matches!(
+                cx.lower(i + 1),
+                "shore" | "coast" | "end" | "side" | "county"
+            )
+            && cx.gap(i + 1) == " "
+            && (cx.informative && cx.toks[i].title && cx.toks[i + 1].title
+                || !cx.informative && i > 0 && cx.lower(i - 1) == "the")
+        {
+            cx.mark(i, Category::Location, 36, false);
+            cx.mark(i + 1, Category::Location, 36, false);
+        }
+    }
+    // A list of facilities: "Brightwood Rehab and Tillman".
+    for i in 0..len.saturating_sub(2) {
+        // "Brightwood Rehab": a facility word after a place ends the place's name.
+        let place = matches!(cx.marks[i], Some((Category::Location, _)))
+            || (i > 0
+                && FACILITY.contains(&cx.lower(i))
+                && matches!(cx.marks[i - 1], Some((Category::Location, _))));
+        if place
+            && matches!(cx.lower(i + 1), "and" | "or")
+            && cx.gap(i + 1) == " "
+            && cx.gap(i + 2) == " "
+            && cx.marks[i + 2].is_none()
+            && !cx.toks[i + 2].f.english
+            && facility_name_word(cx, i + 2)
+        {
+            cx.mark(i + 2, Category::Location, 36, true);
+        }
+    }
+}
+
+/// A misspelt "hospital" ("hospiatal", "hosptial"): `hosp` and seven to nine letters, not a
+/// word of the English list ("hospitals", "hospitable").
+fn is_hospital_typo(l: &str) -> bool {
+    l.starts_with("hosp")
+        && (7..=9).contains(&l.len())
+        && l != "hospital"
+        && !l.starts_with("hospice")
+        && !matches!(l, "hospitals" | "hospitable" | "hospitably")
+}
+
 fn places(cx: &mut Ctx<'_>) {
     let len = cx.toks.len();
     for i in 0..len {
-        let l = cx.lower(i).to_string();
-        if !(FACILITY.contains(&l.as_str())
+        // The word is copied to the stack: `cx` is mutated below while it is read.
+        let mut buf = [0u8; 32];
+        let owned: String;
+        let l: &str = {
+            let w = cx.lower(i);
+            if w.len() <= buf.len() {
+                buf[..w.len()].copy_from_slice(w.as_bytes());
+                std::str::from_utf8(&buf[..w.len()]).unwrap_or_default()
+            } else {
+                owned = w.to_string();
+                &owned
+            }
+        };
+        let hospital_typo = is_hospital_typo(l);
+        let named_facility = cx.cue(i, CUE_FACILITY_OF_NAME);
+        if !(cx.cue(i, CUE_FACILITY)
+            || hospital_typo
+            || named_facility
             || l == "st"
             || l == "saint"
+            || l == "sacred"
             || l.len() <= 5
-            || (i >= 1 && WARD_BEFORE.contains(&cx.lower(i - 1))))
+            || (i >= 1 && cx.cue(i - 1, CUE_WARD_BEFORE)))
         {
             continue;
         }
         // Facility names before a facility word.
-        let facility = FACILITY.contains(&l.as_str())
-            && match l.as_str() {
-                "medical" | "med" | "health" => {
-                    i + 1 < len && matches!(cx.lower(i + 1), "center" | "ctr" | "centre" | "campus")
+        // "Assisted Living", "Tidewater House", "Kessler Adventist": in a facility name only
+        // after a word that is no English word (checked below), like "rehab".
+        let named_facility = named_facility
+            && match l {
+                "assisted" => i + 1 < len && cx.lower(i + 1) == "living",
+                // Not "house diet", "house officer".
+                "house" | "manor" => {
+                    cx.toks[i].title
+                        && i > 0
+                        && cx.gap(i) == " "
+                        && !(i + 1 < len
+                            && matches!(
+                                cx.lower(i + 1),
+                                "diet" | "officer" | "officers" | "staff" | "call" | "md"
+                            ))
                 }
-                "nursing" => i + 1 < len && matches!(cx.lower(i + 1), "home" | "facility"),
-                "center" => i > 0 && !matches!(cx.lower(i - 1), "medical" | "med" | "health"),
-                "va" => cx.toks[i].upper,
                 _ => true,
             };
+        let facility = hospital_typo
+            || named_facility
+            || cx.cue(i, CUE_FACILITY)
+                && match l {
+                    "medical" | "med" | "health" => {
+                        i + 1 < len
+                            && matches!(cx.lower(i + 1), "center" | "ctr" | "centre" | "campus")
+                    }
+                    "nursing" => i + 1 < len && matches!(cx.lower(i + 1), "home" | "facility"),
+                    "center" => i > 0 && !matches!(cx.lower(i - 1), "medical" | "med" | "health"),
+                    "va" => cx.toks[i].upper,
+                    _ => true,
+                };
         if facility && i > 0 {
             let mut j = i;
             let mut steps = 0;
@@ -1066,7 +1885,28 @@ fn places(cx: &mut Ctx<'_>) {
                 {
                     break;
                 }
-                if cx.informative && !cx.toks[p].title {
+                // In mixed case a word in lower case is a facility's name only when it is no
+                // English or clinical word nor a misspelling of one ("at brookfield hospital").
+                if cx.informative
+                    && !cx.toks[p].title
+                    && !(steps == 0
+                        && matches!(l, "hospital" | "hosp" | "medical" | "memorial")
+                        && lp.len() >= 5
+                        && !cx.toks[p].f.english
+                        && !cx.toks[p].f.clinical
+                        && !cx.toks[p].f.weak
+                        && !cx.dict.near_english(lp))
+                {
+                    break;
+                }
+                // Before "House" or "Manor" only a word that is no English word ("White House"
+                // stays); before the other names of facilities a surname will do ("Carter
+                // Assisted Living").
+                let f = cx.toks[p].f;
+                if named_facility
+                    && f.english
+                    && (matches!(l, "house" | "manor") || !(f.first || f.last))
+                {
                     break;
                 }
                 if (!cx.informative || l == "rehab")
@@ -1088,8 +1928,8 @@ fn places(cx: &mut Ctx<'_>) {
             // A facility word that is part of the name goes with it ("Harford Memorial",
             // "Laurel Regional"); a generic one stays out ("Calvert Hospital").
             if steps > 0
-                && FACILITY_NAME_WORDS.contains(&l.as_str())
-                && !matches!(l.as_str(), "hospital" | "hosp" | "medical" | "center")
+                && FACILITY_NAME_WORDS.contains(&l)
+                && !matches!(l, "hospital" | "hosp" | "medical" | "center")
             {
                 cx.mark(i, Category::Location, 38, false);
             }
@@ -1147,10 +1987,7 @@ fn places(cx: &mut Ctx<'_>) {
             }
         }
         // Ward: "transfer to X 2", "intubated on X 6", "plan: X 2 when bed available".
-        if i >= 2
-            && WARD_BEFORE.contains(&cx.lower(i - 1))
-            && cx.tight(i)
-            && !cx.dict.is_english(&l)
+        if i >= 2 && WARD_BEFORE.contains(&cx.lower(i - 1)) && cx.tight(i) && !cx.dict.is_english(l)
         {
             let to_from = matches!(cx.lower(i - 1), "to" | "from");
             let verb =
@@ -1171,14 +2008,14 @@ fn places(cx: &mut Ctx<'_>) {
                             .chars()
                             .nth(2 + digits)
                             .is_some_and(|c| c.is_ascii_digit()))
-                    && !cx.dict.near_english(&l)
+                    && !cx.dict.near_english(l)
                     && !cx.toks[i].f.clinical);
             // A transfer verb and an unknown word, without a number ("transferred to
             // Quartermain.").
             let unknown_ward = verb
                 && digits == 0
                 && l.len() >= 5
-                && !cx.dict.near_english(&l)
+                && !cx.dict.near_english(l)
                 && !cx.toks[i].f.clinical
                 && !cx.toks[i].f.weak
                 && (cx.cap(i) || !cx.informative);
@@ -1186,7 +2023,7 @@ fn places(cx: &mut Ctx<'_>) {
                 && ((1..=2).contains(&digits) || unknown_ward)
                 && !after.is_some_and(char::is_alphanumeric)
                 && !cx.blocked(i)
-                && !LOC_STOP.contains(&l.as_str())
+                && !LOC_STOP.contains(&l)
                 && l.len() >= 3
             {
                 cx.mark(i, Category::Location, 38, true);
@@ -1212,9 +2049,9 @@ fn places(cx: &mut Ctx<'_>) {
                     prev,
                     "to" | "at" | "from" | "@" | "the" | "into" | "by" | "in" | "leave" | "left"
                 ) || unit_after)
-                && !cx.dict.is_english(&l)
+                && !cx.dict.is_english(l)
                 && !matches!(
-                    l.as_str(),
+                    l,
                     "osh"
                         | "nh"
                         | "th"
@@ -1250,12 +2087,13 @@ fn places(cx: &mut Ctx<'_>) {
                         | "usoh"
                         | "soh"
                 )
-                && !cx.dict.is_stop(&l)
+                && !cx.dict.is_stop(l)
             {
                 cx.mark(i, Category::Location, 38, true);
             }
         }
     }
+    place_cues(cx);
     // Dictionary places: windows of three, two and one words.
     let mut i = 0;
     while i < len {
@@ -1267,32 +2105,56 @@ fn places(cx: &mut Ctx<'_>) {
             if i + w > len || (1..w).any(|k| cx.gap(i + k) != " ") {
                 continue;
             }
-            let key = (i..i + w)
-                .map(|k| cx.lower(k))
-                .collect::<Vec<_>>()
-                .join(" ");
-            let context = i >= 1
-                && (cx.in_list(i - 1, PLACE_VERBS)
-                    || (i >= 2
-                        && matches!(cx.lower(i - 1), "in" | "to" | "from" | "near" | "of")
-                        && cx.in_list(i - 2, PLACE_VERBS)));
+            // One word is looked up as it is; several are joined (an allocation).
+            let key: std::borrow::Cow<'_, str> = if w == 1 {
+                std::borrow::Cow::Borrowed(cx.lower(i))
+            } else {
+                std::borrow::Cow::Owned(
+                    (i..i + w)
+                        .map(|k| cx.lower(k))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                )
+            };
+            let key: &str = &key;
+            let prep = |k: usize| matches!(cx.lower(k), "in" | "to" | "from" | "near" | "of");
+            // "lives nearby in X", "returned home to X": an adverb between the verb and the
+            // preposition.
+            let after_verb = |verbs: &[&str]| {
+                i >= 1
+                    && (cx.in_list(i - 1, verbs)
+                        || (i >= 2 && prep(i - 1) && cx.in_list(i - 2, verbs))
+                        || (i >= 3
+                            && prep(i - 1)
+                            && cx.in_list(i - 2, PLACE_ADVERBS)
+                            && cx.in_list(i - 3, verbs)
+                            && cx.gap(i - 1) == " "
+                            && cx.gap(i - 2) == " "))
+            };
             let evidence = (i..i + w).all(|k| cx.cap(k)) || !cx.informative;
-            let category = if cx.dict.states.contains(&key) || cx.dict.countries.contains(&key) {
+            let category = if cx.dict.states.contains(key) || cx.dict.countries.contains(key) {
                 Some(Category::State)
-            } else if (w == 1 && cx.dict.cities1.contains(&key))
-                || (w > 1 && cx.dict.cities_multi.contains(&key))
+            } else if (w == 1 && cx.dict.cities1.contains(key))
+                || (w > 1 && cx.dict.cities_multi.contains(key))
             {
                 Some(Category::Location)
             } else {
                 None
             };
             let Some(category) = category else { continue };
+            let context = after_verb(PLACE_VERBS);
+            let going = after_verb(GOING_VERBS);
             let common = w == 1
-                && (cx.dict.weak.contains(&key)
+                && (cx.dict.weak.contains(key)
                     || cx.blocked(i)
-                    || cx.dict.is_name(&key)
-                    || cx.dict.is_english(&key));
-            if (evidence && !common) || (context && !cx.blocked(i)) {
+                    || cx.dict.is_name(key)
+                    || cx.dict.is_english(key));
+            // A city of several words after a verb of living or going is one even when its
+            // first word is a stop word ("returned to new haven").
+            if (evidence && !common)
+                || (context && (w > 1 || !cx.blocked(i)))
+                || (going && (w > 1 || !common))
+            {
                 for k in i..i + w {
                     cx.mark(
                         k,
@@ -1316,6 +2178,26 @@ fn places(cx: &mut Ctx<'_>) {
                 .state_codes
                 .contains(&cx.toks[i].lower.to_uppercase())
             && matches!(cx.marks[i - 1], Some((Category::Location, _)))
+        {
+            cx.mark(i, Category::State, 30, false);
+        }
+        // A state code after a verb of living: "lives in DC" ("moved to OR" is the operating
+        // room: only verbs of living count).
+        if matched == 0
+            && cx.informative
+            && cx.toks[i].upper
+            && cx.toks[i].lower.len() == 2
+            && i >= 2
+            && matches!(cx.lower(i - 1), "in" | "near")
+            && matches!(
+                cx.lower(i - 2),
+                "lives" | "live" | "living" | "lived" | "resides" | "reside" | "resided" | "born"
+            )
+            && !matches!(cx.lower(i), "or" | "me" | "in" | "ok" | "hi")
+            && cx
+                .dict
+                .state_codes
+                .contains(&cx.toks[i].lower.to_uppercase())
         {
             cx.mark(i, Category::State, 30, false);
         }

@@ -32,7 +32,6 @@ impl Patterns {
             r"(?ix)
             \b(?:
               \d{{4}}-\d{{1,2}}-\d{{1,2}}                                   # 1980-03-07
-            | \d{{1,2}}/\d{{1,2}}/(?:\d{{4}}|\d{{2}})(?:\b|$)               # 03/07/1980 3/7/80
             | \d{{1,2}}-\d{{1,2}}-(?:\d{{4}}|\d{{2}})(?:\b|$)               # 3-7-80 (one separator kind:
             | \d{{1,2}}\.\d{{1,2}}\.(?:\d{{4}}|\d{{2}})(?:\b|$)             # 10/15-10/16 is a range)
             | {m}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}                 # March 7, 1980
@@ -40,8 +39,13 @@ impl Patterns {
             | {m}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b                          # March 7
             | \d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{m}\b                   # 7th of March
             | {m}\.?,?\s+(?:\d{{4}}|'\d{{2}})                               # March 2019
+            | {m}\.?\s+of\s+\d{{4}}                                        # March of 2019
+            )
+            # Numeric dates may be glued to a word (fx4/97, LA-10/3): no boundary before
+            # them here, dates::plausible decides.
+            | \d{{1,2}}/\d{{1,2}}/(?:\d{{4}}|\d{{2}})(?:\b|$)
             | \d{{1,2}}/\d{{1,2}}                                          # 3/7
-            )",
+            ",
             m = MONTH
         );
         Ok(Patterns {

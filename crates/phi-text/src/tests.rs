@@ -504,3 +504,182 @@ fn common_word_names_in_name_contexts() {
         "Will rob the line of flow; the art line is out."
     );
 }
+
+/// Scrubs with tags and no identity.
+fn tagged(text: &str) -> String {
+    scrubber()
+        .scrub(text, &PatientIdentity::empty(), &Replacement::tags())
+        .text
+}
+
+/// Relatives and proxies: kinship words glued to a name or a header, `-in-law`, lists of names,
+/// names joined by "and", and common-word given names found once and recurring.
+#[test]
+fn relatives_in_lists_compounds_and_recurrences() {
+    assert_eq!(
+        tagged("SOCIAL-son Desmond in to visit. Follow-up x-ray in am."),
+        "SOCIAL-son [NAME] in to visit. Follow-up x-ray in am."
+    );
+    assert_eq!(
+        tagged("SOCIAL:NIECE-ODALYS---555-0147 CALLED"),
+        "SOCIAL:NIECE-[NAME]---[PHONE] CALLED"
+    );
+    assert_eq!(
+        tagged("social: his sister-in-law Odalys Brennick was in to visit."),
+        "social: his sister-in-law [NAME] was in to visit."
+    );
+    // A misspelt kinship word after a relation is no name.
+    assert_eq!(
+        tagged("SOCIAL-son & dauther visited."),
+        "SOCIAL-son & dauther visited."
+    );
+    assert_eq!(
+        tagged("Brothers Tobias, Ferdinand and Gus in to visit today."),
+        "Brothers [NAME], [NAME] and [NAME] in to visit today."
+    );
+    assert_eq!(
+        tagged("Son Peter, Lasix given and tolerated well."),
+        "Son [NAME], Lasix given and tolerated well."
+    );
+    // "Hank" is an English word: found after "son", it is a name where it recurs capitalized,
+    // and "and Hank" joins a name found by context.
+    assert_eq!(
+        tagged("Son Hank called at noon. Later Hank visited; a hank of yarn."),
+        "Son [NAME] called at noon. Later [NAME] visited; a hank of yarn."
+    );
+    assert_eq!(
+        tagged(
+            "Zuberi Okonjo cell 555-0100. Both Zuberi and Hank are proxies; Zuberi and Will agree."
+        ),
+        "[NAME] cell [PHONE]. Both [NAME] and [NAME] are proxies; [NAME] and Will agree."
+    );
+    assert_eq!(
+        tagged("social: bob visited during the evening. Social: family in to visit."),
+        "social: [NAME] visited during the evening. Social: family in to visit."
+    );
+}
+
+/// People named by their role in parentheses, by the conversation they had, before their phone
+/// number, as an initial without its dot, or after "NP" when made aware.
+#[test]
+fn names_by_role_conversation_and_phone() {
+    assert_eq!(
+        tagged(
+            "PLAN INCLUDES TAP...OTTO BRANDVOLD (RESIDENT) WORKING. SPOKE TO CARDIOLOGY (FELLOW)."
+        ),
+        "PLAN INCLUDES TAP...[NAME] (RESIDENT) WORKING. SPOKE TO CARDIOLOGY (FELLOW)."
+    );
+    assert_eq!(
+        tagged("Team has spoken at length with Zuberi Okonjo by phone. Spoke with Cardiology."),
+        "Team has spoken at length with [NAME] by phone. Spoke with Cardiology."
+    );
+    assert_eq!(
+        tagged("Unable to reach Rob.. will retry. Unable to reach goal."),
+        "Unable to reach [NAME].. will retry. Unable to reach goal."
+    );
+    assert_eq!(
+        tagged("Devoted son. Greta Lindqvist cell# 410-555-0199. Discharged home 3 days ago."),
+        "Devoted son. [NAME] cell# [PHONE]. Discharged home 3 days ago."
+    );
+    assert_eq!(
+        tagged("BP LOW, J SMITH ORDERED EPI. GAVE 2 L NS ORDERED BY TEAM."),
+        "BP LOW, [NAME] ORDERED EPI. GAVE 2 L NS ORDERED BY TEAM."
+    );
+    assert_eq!(
+        tagged("Rate 40 in sinus. NP grace made aware. Saying grace made her calm."),
+        "Rate 40 in sinus. NP [NAME] made aware. Saying grace made her calm."
+    );
+    assert_eq!(
+        tagged("contact was made with martin carey of ethics. mark carey"),
+        "contact was made with [NAME] of ethics. mark [NAME]"
+    );
+}
+
+/// Facilities by context: names before "Adventist", "Assisted Living", "House", a misspelt
+/// "hospital", a unit; employers; places gone to; regions; lists of facilities.
+#[test]
+fn facilities_by_context_cues() {
+    assert_eq!(
+        tagged(
+            "Admitted from Brantwood Adventist for cath. Pt on house diet, House officer aware."
+        ),
+        "Admitted from [LOCATION] for cath. Pt on house diet, House officer aware."
+    );
+    assert_eq!(
+        tagged("58 YR OLD ADMITTED TO BRANTWOOD HOSPIATAL. WAS HOSPITALIZED IN MAY."),
+        "58 YR OLD ADMITTED TO [LOCATION] HOSPIATAL. WAS HOSPITALIZED IN MAY."
+    );
+    assert_eq!(
+        tagged("She was sent to Quillan Reed EW and then transferred to Cardiac ICU."),
+        "She was sent to [LOCATION] EW and then transferred to Cardiac ICU."
+    );
+    assert_eq!(
+        tagged("He works for brightline health. She works for a living."),
+        "He works for [LOCATION]. She works for a living."
+    );
+    assert_eq!(
+        tagged("Pt went to Marbrook for pain. Surgeon from Marbrook here. Went to Radiology for CT. Came from Home."),
+        "Pt went to [LOCATION] for pain. Surgeon from [LOCATION] here. Went to Radiology for CT. Came from Home."
+    );
+    assert_eq!(
+        tagged("Was on vacation on the Eastern Shore when it began; pain on the east side."),
+        "Was on vacation on the [LOCATION] when it began; pain on the east side."
+    );
+    assert_eq!(
+        tagged("PT SCREENED BY BALTIMORE REHAB AND KRAVENDALE. PT AND OT TO SEE."),
+        "PT SCREENED BY [LOCATION] REHAB AND [LOCATION]. PT AND OT TO SEE."
+    );
+    assert_eq!(
+        tagged("Pt slated to go to rehab(sacred heart Memorial) today."),
+        "Pt slated to go to rehab([LOCATION]) today."
+    );
+    assert_eq!(
+        tagged("He had TURP at brantwood hospital. Then at outside hospital and psych hospital."),
+        "He had TURP at [LOCATION] hospital. Then at outside hospital and psych hospital."
+    );
+    assert_eq!(
+        tagged("PT IS 80 YO WOMAN ADMITTED TO WESTBRIAR7 W/ CHF."),
+        "PT IS 80 YO WOMAN ADMITTED TO [LOCATION] W/ CHF."
+    );
+}
+
+/// Cities and states after verbs of living and going, with an adverb between.
+#[test]
+fn places_after_living_and_going() {
+    assert_eq!(
+        tagged("He lives nearby in hyattsville and visits. A friend lives in VT. Pt moved to OR at 3pm."),
+        "He lives nearby in [LOCATION] and visits. A friend lives in [STATE]. Pt moved to OR at 3pm."
+    );
+    assert_eq!(
+        tagged("Daughter returned to new canaan today; pt returned to normal rhythm."),
+        "Daughter returned to [LOCATION] today; pt returned to normal rhythm."
+    );
+}
+
+/// Dates glued to a word, past-10 days near ventilator words, "March of 1991", a year with its
+/// leading zero before an event; and the ratios that stay.
+#[test]
+fn glued_and_partial_dates() {
+    assert_eq!(
+        tagged("s/p pelvic fx4/97, UO-9/10 good, line LA-10/3, sent to Westbriar.8/31."),
+        "s/p pelvic fx[DATE], UO-[DATE] good, line LA-[DATE], sent to [LOCATION].[DATE]."
+    );
+    for text in [
+        "Disc at L4/5 and C5/6. PS10/5, SpO2/15, BP-120/80.",
+        "Pt on CPAP .4%, 5/18. simv 900 10/25 50%.",
+    ] {
+        assert_eq!(tagged(text), text);
+    }
+    assert_eq!(
+        tagged("Wean from vent and extubate 3/11. PICC in R AC 11/17. Vent on PSV 10/5."),
+        "Wean from vent and extubate [DATE]. PICC in R AC [DATE]. Vent on PSV 10/5."
+    );
+    assert_eq!(
+        tagged("IN THIS CASE MARCH OF 1991. March to the unit."),
+        "IN THIS CASE [DATE]. March to the unit."
+    );
+    assert_eq!(
+        tagged("PMH: NIDDM. 09 PTCA to LCX. 2 stents placed."),
+        "PMH: NIDDM. [DATE] PTCA to LCX. 2 stents placed."
+    );
+}
