@@ -688,6 +688,22 @@ fn year_re() -> &'static Regex {
     })
 }
 
+/// Whether `year` beside the word `event` is a year of that event: the word is an event
+/// ("MI", "PTCA") and the number is not a measurement.
+fn event_year(text: &str, event: regex::Match<'_>, year: regex::Match<'_>) -> bool {
+    YEAR_EVENTS.contains(&event.as_str().to_ascii_lowercase().as_str())
+        && !measured(text, year.start(), year.end())
+}
+
+fn year_candidate(year: regex::Match<'_>) -> Candidate {
+    Candidate {
+        start: year.start(),
+        end: year.end(),
+        category: Category::Date,
+        priority: 67,
+    }
+}
+
 fn year_event_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
@@ -896,38 +912,22 @@ pub(crate) fn years(text: &str, out: &mut Vec<Candidate>) {
         let (Some(g), Some(w)) = (c.get(1), c.get(2)) else {
             continue;
         };
-        if !YEAR_EVENTS.contains(&w.as_str().to_ascii_lowercase().as_str())
-            || measured(text, g.start(), g.end())
-        {
+        if !event_year(text, w, g) {
             continue;
         }
-        out.push(Candidate {
-            start: g.start(),
-            end: g.end(),
-            category: Category::Date,
-            priority: 67,
-        });
+        out.push(year_candidate(g));
     }
     for c in event_year_re().captures_iter(text) {
         let (Some(w), Some(g)) = (c.get(1), c.get(2)) else {
             continue;
         };
-        let word = w.as_str().to_ascii_lowercase();
-        if !YEAR_EVENTS.contains(&word.as_str()) {
-            continue;
-        }
-        if measured(text, g.start(), g.end()) {
+        if !event_year(text, w, g) {
             continue;
         }
         let after = &text[g.end()..];
         if after.starts_with(['\'', '-']) || after.trim_start().starts_with(['%', '-']) {
             continue;
         }
-        out.push(Candidate {
-            start: g.start(),
-            end: g.end(),
-            category: Category::Date,
-            priority: 67,
-        });
+        out.push(year_candidate(g));
     }
 }
