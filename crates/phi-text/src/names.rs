@@ -730,7 +730,7 @@ fn token(dict: &Dictionaries, text: &str, start: usize, end: usize) -> Token {
         place_start: bits & dict::PLACE != 0,
     };
     let mut cue = cue_table().get(lower.as_str()).copied().unwrap_or(0);
-    if lower.ends_with("-in-law") || lower.ends_with("-in-laws") {
+    if is_relation(&lower) {
         cue |= CUE_RELATION;
     }
     Token {
@@ -1049,7 +1049,7 @@ impl<'a> Ctx<'a> {
     fn paren_name_word(&self, k: usize) -> bool {
         let l = self.lower(k);
         let f = self.toks[k].f;
-        if f.stop || self.in_list(k, CREDENTIALS) || self.in_list(k, TITLES) || is_relation(l) {
+        if f.stop || self.cue(k, CUE_CREDENTIAL | CUE_TITLE) || is_relation(l) {
             return false;
         }
         if self.informative && !self.toks[k].title {
@@ -1169,7 +1169,7 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                     if cx.tight(k) || cx.lower(j + 1) == "and" {
                         let l = cx.lower(k);
                         if !cx.blocked(k)
-                            && !CREDENTIALS.contains(&l)
+                            && !cx.cue(k, CUE_CREDENTIAL)
                             && (cx.dict.is_name(l) || !cx.dict.is_english(l))
                         {
                             cx.mark(k, Category::Name, 44, true);
@@ -1662,7 +1662,7 @@ fn facility_name_word(cx: &Ctx<'_>, k: usize) -> bool {
         || LOC_STOP.contains(&l)
         || SERVICES.contains(&l)
         || LANGUAGES.contains(&l)
-        || UNIT_WORDS.contains(&l)
+        || cx.cue(k, CUE_UNIT)
         || DESTINATION_STOP.contains(&l)
         || l.chars().count() < 3
         || (cx.informative && !cx.cap(k))
@@ -1720,7 +1720,7 @@ fn place_cues(cx: &mut Ctx<'_>) {
                         || f.place_start
                         || f.first
                         || f.last
-                        || FACILITY.contains(&lk));
+                        || cx.cue(k, CUE_FACILITY));
                 if !ok {
                     break;
                 }
@@ -1747,7 +1747,7 @@ fn place_cues(cx: &mut Ctx<'_>) {
                 && !f.clinical
                 && !LOC_STOP.contains(&l)
                 && !DESTINATION_STOP.contains(&l)
-                && !UNIT_WORDS.contains(&l)
+                && !cx.cue(i, CUE_UNIT)
                 && !SERVICES.contains(&l)
                 && !LANGUAGES.contains(&l)
                 && !f.place_start
@@ -1787,7 +1787,7 @@ fn place_cues(cx: &mut Ctx<'_>) {
         // "Brightwood Rehab": a facility word after a place ends the place's name.
         let place = matches!(cx.marks[i], Some((Category::Location, _)))
             || (i > 0
-                && FACILITY.contains(&cx.lower(i))
+                && cx.cue(i, CUE_FACILITY)
                 && matches!(cx.marks[i - 1], Some((Category::Location, _))));
         if place
             && matches!(cx.lower(i + 1), "and" | "or")
@@ -1945,8 +1945,8 @@ fn places(cx: &mut Ctx<'_>) {
                 .lower(i + 1)
                 .trim_end_matches("'s")
                 .trim_end_matches("\u{2019}s");
-            let next_is_facility = (i + 2 < len && FACILITY.contains(&cx.lower(i + 2)))
-                || cx.dict.first.contains(base);
+            let next_is_facility =
+                (i + 2 < len && cx.cue(i + 2, CUE_FACILITY)) || cx.dict.first.contains(base);
             if next_is_facility {
                 cx.mark(i, Category::Location, 38, false);
                 cx.mark(i + 1, Category::Location, 38, false);
@@ -1987,8 +1987,7 @@ fn places(cx: &mut Ctx<'_>) {
             }
         }
         // Ward: "transfer to X 2", "intubated on X 6", "plan: X 2 when bed available".
-        if i >= 2 && WARD_BEFORE.contains(&cx.lower(i - 1)) && cx.tight(i) && !cx.dict.is_english(l)
-        {
+        if i >= 2 && cx.cue(i - 1, CUE_WARD_BEFORE) && cx.tight(i) && !cx.dict.is_english(l) {
             let to_from = matches!(cx.lower(i - 1), "to" | "from");
             let verb =
                 to_from && (cx.in_list(i - 2, TRANSFER) || (i >= 3 && cx.in_list(i - 3, TRANSFER)));

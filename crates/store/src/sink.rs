@@ -44,14 +44,6 @@ impl Default for BatchLimits {
 }
 
 impl BatchLimits {
-    /// `resources` per batch, with the default byte limit.
-    pub fn resources(resources: usize) -> Self {
-        BatchLimits {
-            resources,
-            ..BatchLimits::default()
-        }
-    }
-
     fn full(&self, resources: usize, bytes: usize) -> bool {
         resources >= self.resources || bytes >= self.bytes
     }

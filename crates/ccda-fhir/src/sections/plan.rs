@@ -223,13 +223,11 @@ fn handoff_communication(ctx: &mut Ctx, el: Node) -> Option<String> {
     }
     c.insert("subject".into(), json!({"reference": ctx.patient}));
     request_encounter(ctx, &mut c);
+    // When it was told: the time, or the start of an interval.
     let sent = el
         .child("effectiveTime")
-        .and_then(|t| effective(ctx, t, false))
-        .and_then(|(kind, v)| match kind {
-            "DateTime" => v.as_str().map(str::to_owned),
-            _ => v.get("start").and_then(Value::as_str).map(str::to_owned),
-        });
+        .map(|t| t.child("low").unwrap_or(t))
+        .and_then(|t| ctx.time(t, TimeKind::DateTime));
     if let Some(t) = sent {
         c.insert("sent".into(), json!(t));
     }
