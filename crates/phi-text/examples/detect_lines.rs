@@ -1,6 +1,6 @@
 //! Local debugging: print what is detected in each line of standard input.
 //!
-//!     echo "Son Rob visited" | cargo run --release -p salus-phi-text --example detect_lines
+//!     echo "Son Bobby visited" | cargo run --release -p salus-phi-text --example detect_lines
 
 use std::io::BufRead;
 

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use chrono::{Datelike, Duration, NaiveDate};
 use regex::Regex;
 
-use crate::patterns::floor_boundary;
+use crate::patterns::{floor_boundary, MONTH};
 use crate::{Candidate, Category};
 
 const MONTHS: [&str; 12] = [
@@ -214,6 +214,125 @@ fn clearly_a_date(s: &str) -> bool {
     }
 }
 
+/// Whether a partial `m/d` at `start..end` is a date; `before` and `after` are the characters
+/// around it as the caller judges them (`None` when glued to a word or another date part).
+fn partial_date(
+    text: &str,
+    start: usize,
+    end: usize,
+    before: Option<char>,
+    after: Option<char>,
+) -> bool {
+    let s = &text[start..end];
+    let mut it = s.split('/');
+    let (Some(Ok(m)), Some(Ok(d))) = (
+        it.next().map(str::parse::<u32>),
+        it.next().map(str::parse::<u32>),
+    ) else {
+        return false;
+    };
+    // A month and a two-digit year (`8/87`).
+    let month_year =
+        (1..=12).contains(&m) && (32..=99).contains(&d) && s.len() - s.find('/').unwrap_or(0) == 3;
+    if !(1..=12).contains(&m) || !((1..=31).contains(&d) || month_year) {
+        return false;
+    }
+    // A range of two dates ("10/15-10/16", "6/30-7/2").
+    let range_left = after == Some('-') && leading_month_day(&text[end + 1..]).is_some();
+    let range_right = before == Some('-') && trailing_month_day(text, start - 1);
+    if range_left || range_right {
+        // Not a range of fractions ("crackles 1/3-1/2"): one side at least has a day that
+        // is no small denominator ("6/30-7/2").
+        let other_day = if range_left {
+            day_of(&text[end + 1..end + 1 + leading_month_day(&text[end + 1..]).unwrap_or(0)])
+        } else {
+            let head = &text[..start - 1];
+            let from = head
+                .rfind(|c: char| !(c.is_ascii_digit() || c == '/'))
+                .map_or(0, |i| i + 1);
+            day_of(&head[from..])
+        };
+        return !month_year
+            && (d > 4 || other_day.is_some_and(|o| o > 4))
+            && !after_vent_words(text, start);
+    }
+    // A day past 10 right after a word that is no setting nor a figure ("wean from vent and
+    // extubate 3/11", "PICC in R AC 11/17") is a date even near ventilator words.
+    let setting_day = d <= 10 || last_word_is_setting(text, start);
+    if setting_day && after_vent_words(text, start) {
+        return false;
+    }
+    if matches!(before, Some('/' | '.' | '-' | '+' | 'x' | 'X' | '*'))
+        || before.is_some_and(|c| c.is_ascii_digit())
+    {
+        return false;
+    }
+    if matches!(after, Some('/' | '-' | '.' | '%'))
+        && text[end..]
+            .chars()
+            .nth(1)
+            .is_some_and(|c| c.is_ascii_digit())
+    {
+        return false;
+    }
+    if after.is_some_and(|c| c.is_ascii_digit() || c == '%') {
+        return false;
+    }
+    if month_year {
+        return !matches!(after, Some('/' | '-' | '.'))
+            || !text[end..]
+                .chars()
+                .nth(1)
+                .is_some_and(|c| c.is_ascii_digit());
+    }
+    // Simple fractions, motor strength (x/5), pain scores (x/10).
+    if m < d && d <= 4 || d == 5 && m <= 5 || m == d && m <= 2 {
+        return false;
+    }
+    if d == 10 {
+        let ctx = text[floor_boundary(text, start.saturating_sub(24))..start].to_ascii_lowercase();
+        let after_ctx = text[end..floor_boundary(text, end + 12)].to_ascii_lowercase();
+        if ctx.contains("pain")
+            || ctx.contains("scale")
+            || ctx.contains("rat")
+            || ctx.contains("cp")
+            || ctx.contains("angina")
+            || after_ctx.contains("pain")
+            || after_ctx.contains("cp")
+            || after_ctx.contains("angina")
+        {
+            return false;
+        }
+    }
+    true
+}
+
+/// Two partial dates written together ("10/03/10/04", a treatment on two days): each is a
+/// partial date by itself and the second falls in the month after the first at the latest.
+fn date_pair(
+    text: &str,
+    start: usize,
+    end: usize,
+    before: Option<char>,
+    after: Option<char>,
+) -> bool {
+    let s = &text[start..end];
+    let Some(mid) = s.match_indices('/').nth(1).map(|(i, _)| start + i) else {
+        return false;
+    };
+    let day = |md: &str| -> Option<u32> {
+        let (m, d) = md.split_once('/')?;
+        Some(m.parse::<u32>().ok()? * 31 + d.parse::<u32>().ok()?)
+    };
+    let (Some(first), Some(second)) = (day(&text[start..mid]), day(&text[mid + 1..end])) else {
+        return false;
+    };
+    first < second
+        && second - first <= 62
+        && partial_date(text, start, mid, before, None)
+        && partial_date(text, mid + 1, end, None, after)
+}
+
 /// Whether a date-pattern match is a date and not a fraction, a strength score or a pain score.
 pub(crate) fn plausible(text: &str, start: usize, end: usize) -> bool {
     let s = &text[start..end];
@@ -232,91 +351,22 @@ pub(crate) fn plausible(text: &str, start: usize, end: usize) -> bool {
             None => {}
         }
     }
-    if s.contains('/') && s.matches('/').count() == 1 && !s.contains(char::is_alphabetic) {
-        // Partial m/d.
-        let mut it = s.split('/');
-        let (Some(Ok(m)), Some(Ok(d))) = (
-            it.next().map(str::parse::<u32>),
-            it.next().map(str::parse::<u32>),
-        ) else {
-            return false;
-        };
-        // A month and a two-digit year (`8/87`).
-        let month_year = (1..=12).contains(&m)
-            && (32..=99).contains(&d)
-            && s.len() - s.find('/').unwrap_or(0) == 3;
-        if !(1..=12).contains(&m) || !((1..=31).contains(&d) || month_year) {
-            return false;
-        }
-        // A range of two dates ("10/15-10/16", "6/30-7/2").
-        let range_left = after == Some('-') && leading_month_day(&text[end + 1..]).is_some();
-        let range_right = before == Some('-') && trailing_month_day(text, start - 1);
-        if range_left || range_right {
-            // Not a range of fractions ("crackles 1/3-1/2"): one side at least has a day that
-            // is no small denominator ("6/30-7/2").
-            let other_day = if range_left {
-                day_of(&text[end + 1..end + 1 + leading_month_day(&text[end + 1..]).unwrap_or(0)])
-            } else {
-                let head = &text[..start - 1];
-                let from = head
-                    .rfind(|c: char| !(c.is_ascii_digit() || c == '/'))
-                    .map_or(0, |i| i + 1);
-                day_of(&head[from..])
-            };
-            return !month_year
-                && (d > 4 || other_day.is_some_and(|o| o > 4))
-                && !after_vent_words(text, start);
-        }
-        // A day past 10 right after a word that is no setting nor a figure ("wean from vent and
-        // extubate 3/11", "PICC in R AC 11/17") is a date even near ventilator words.
-        let setting_day = d <= 10 || last_word_is_setting(text, start);
-        if setting_day && after_vent_words(text, start) {
-            return false;
-        }
-        if matches!(before, Some('/' | '.' | '-' | '+' | 'x' | 'X' | '*'))
-            || before.is_some_and(|c| c.is_ascii_digit())
-        {
-            return false;
-        }
-        if matches!(after, Some('/' | '-' | '.' | '%'))
-            && text[end..]
-                .chars()
-                .nth(1)
-                .is_some_and(|c| c.is_ascii_digit())
-        {
-            return false;
-        }
-        if after.is_some_and(|c| c.is_ascii_digit() || c == '%') {
-            return false;
-        }
-        if month_year {
-            return !matches!(after, Some('/' | '-' | '.'))
-                || !text[end..]
-                    .chars()
-                    .nth(1)
-                    .is_some_and(|c| c.is_ascii_digit());
-        }
-        // Simple fractions, motor strength (x/5), pain scores (x/10).
-        if m < d && d <= 4 || d == 5 && m <= 5 || m == d && m <= 2 {
-            return false;
-        }
-        if d == 10 {
-            let ctx =
-                text[floor_boundary(text, start.saturating_sub(24))..start].to_ascii_lowercase();
-            let after_ctx = text[end..floor_boundary(text, end + 12)].to_ascii_lowercase();
-            if ctx.contains("pain")
-                || ctx.contains("scale")
-                || ctx.contains("rat")
-                || ctx.contains("cp")
-                || ctx.contains("angina")
-                || after_ctx.contains("pain")
-                || after_ctx.contains("cp")
-                || after_ctx.contains("angina")
-            {
-                return false;
+    if let Some(slash) = s.find('/') {
+        if !s.contains(char::is_alphabetic) {
+            match (s.matches('/').count(), s.find('.')) {
+                (1, None) => return partial_date(text, start, end, before, after),
+                // "11/21.93": a month, a day and a two-digit year after a dot.
+                (1, Some(dot)) => {
+                    return s.len() - dot == 3
+                        && dot - slash == 3
+                        && !YEAR_UNITS.contains(&word_after(text, end).as_str())
+                        && partial_date(text, start, start + dot, before, None)
+                }
+                // "10/03/10/04": two days written together, the second after the first.
+                (3, None) => return date_pair(text, start, end, before, after),
+                _ => {}
             }
         }
-        return true;
     }
     if !s.contains(char::is_alphabetic) {
         // Full numeric date: consistent separators, a valid month and day in m/d or d/m order.
@@ -413,6 +463,71 @@ pub(crate) fn month_alone(text: &str, out: &mut Vec<Candidate>) {
                 priority: 69,
             });
         }
+    }
+}
+
+fn month_short_year_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(&format!(
+            r"(?i)\b(\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?)?({MONTH})\.?(\s+\d{{1,2}}(?:st|nd|rd|th)?)?,\s*'?(\d{{2}})\b"
+        ))
+        .expect("static pattern")
+    })
+}
+
+/// A month name with a two-digit year after a comma: `28 Oct, 88`, `Oct 28, 88`, `Nov, 96`.
+/// The year is no measurement (`Nov 2, 10 units`), and a month that is also a word (`may`,
+/// `mar`, `dec`) needs a day or a capital.
+pub(crate) fn month_short_year(text: &str, out: &mut Vec<Candidate>) {
+    for c in month_short_year_re().captures_iter(text) {
+        let (Some(all), Some(month), Some(year)) = (c.get(0), c.get(2), c.get(4)) else {
+            continue;
+        };
+        let with_day = c.get(1).is_some() || c.get(3).is_some();
+        let word = month.as_str();
+        let ambiguous = matches!(
+            word.to_ascii_lowercase().as_str(),
+            "may" | "mar" | "march" | "dec"
+        ) && !word.starts_with(|ch: char| ch.is_ascii_uppercase());
+        if measured(text, year.start(), year.end()) || (ambiguous && !with_day) {
+            continue;
+        }
+        out.push(Candidate {
+            start: day_range_start(text, all.start()),
+            end: year.end(),
+            category: Category::Date,
+            // Over the shorter `28 Oct` of the date pattern.
+            priority: 71,
+        });
+    }
+}
+
+/// The start of a range of days before a date written day first (`1-2 Nov`, `1->2 nov, 96`,
+/// `3 to 5 March`): the first day when it is a smaller day than the date's; else `start`.
+pub(crate) fn day_range_start(text: &str, start: usize) -> usize {
+    let digits = text[start..].bytes().take_while(u8::is_ascii_digit).count();
+    let Ok(day) = text[start..start + digits].parse::<u32>() else {
+        return start;
+    };
+    let head = text[..start].trim_end_matches(' ');
+    let Some(head) = head
+        .strip_suffix("->")
+        .or_else(|| head.strip_suffix('-'))
+        .or_else(|| head.strip_suffix(" to"))
+    else {
+        return start;
+    };
+    let head = head.trim_end_matches(' ');
+    let first_len = head.bytes().rev().take_while(u8::is_ascii_digit).count();
+    let from = head.len() - first_len;
+    let glued = head[..from]
+        .chars()
+        .next_back()
+        .is_some_and(|c| c.is_alphanumeric() || matches!(c, '/' | '.' | '-'));
+    match head[from..].parse::<u32>() {
+        Ok(first) if first_len <= 2 && (1..day).contains(&first) && !glued => from,
+        _ => start,
     }
 }
 
@@ -647,7 +762,7 @@ const YEAR_UNITS: &[&str] = &[
     "i/o", "uo", "total", "intake", "output", "neg", "pos", "positive", "negative", "bolus", "at",
     "until", "till", "by", "around", "approx", "about", "from", "to", "between", "q", "before",
     "after", "mv", "plt", "plts", "wbc", "glucose", "fs", "bs", "kcals", "years", "yrs", "yr",
-    "days", "months", "weeks", "wks", "ago", "times", "degrees", "feet", "ft", "hob",
+    "days", "months", "weeks", "wks", "ago", "times", "degrees", "feet", "ft", "hob", "yo", "y/o",
 ];
 
 /// Words before `30'` that make it a length or an angle, not a year.
@@ -695,10 +810,10 @@ fn event_year(text: &str, event: regex::Match<'_>, year: regex::Match<'_>) -> bo
         && !measured(text, year.start(), year.end())
 }
 
-fn year_candidate(year: regex::Match<'_>) -> Candidate {
+fn year_candidate(start: usize, end: usize) -> Candidate {
     Candidate {
-        start: year.start(),
-        end: year.end(),
+        start,
+        end,
         category: Category::Date,
         priority: 67,
     }
@@ -798,6 +913,7 @@ fn measured(text: &str, start: usize, end: usize) -> bool {
 /// `of`, `year` or a medical event, and never before `hrs` or as part of a range of times.
 pub(crate) fn years(text: &str, out: &mut Vec<Candidate>) {
     let bytes = text.as_bytes();
+    let found_from = out.len();
     for c in year_re().captures_iter(text) {
         let (g, kind) = match (c.get(1), c.get(2), c.get(3)) {
             (Some(g), _, _) => (g, 1),
@@ -900,12 +1016,8 @@ pub(crate) fn years(text: &str, out: &mut Vec<Candidate>) {
                 }
             }
         }
-        out.push(Candidate {
-            start: s,
-            end: e,
-            category: Category::Date,
-            priority: 67,
-        });
+        // "1980s", "'90s": the decade's `s` goes with the year.
+        out.push(year_candidate(s, e + plural_s(text, e)));
     }
     // "09 PTCA": a two-digit year with its leading zero before an event (a count has none).
     for c in year_event_re().captures_iter(text) {
@@ -915,7 +1027,7 @@ pub(crate) fn years(text: &str, out: &mut Vec<Candidate>) {
         if !event_year(text, w, g) {
             continue;
         }
-        out.push(year_candidate(g));
+        out.push(year_candidate(g.start(), g.end()));
     }
     for c in event_year_re().captures_iter(text) {
         let (Some(w), Some(g)) = (c.get(1), c.get(2)) else {
@@ -928,6 +1040,46 @@ pub(crate) fn years(text: &str, out: &mut Vec<Candidate>) {
         if after.starts_with(['\'', '-']) || after.trim_start().starts_with(['%', '-']) {
             continue;
         }
-        out.push(year_candidate(g));
+        out.push(year_candidate(g.start(), g.end()));
+    }
+    year_lists(text, found_from, out);
+}
+
+/// 1 when an `s` of a decade follows the year ending at `end` ("1980s", "'90S"), else 0.
+fn plural_s(text: &str, end: usize) -> usize {
+    let rest = &text.as_bytes()[end..];
+    usize::from(
+        matches!(rest.first(), Some(b's' | b'S'))
+            && !rest.get(1).is_some_and(u8::is_ascii_alphanumeric),
+    )
+}
+
+fn year_list_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"^(?:\s*,\s*(?:and\s+)?|\s+and\s+|\s*&\s*)(\d{2}|\d{4})\b")
+            .expect("static pattern")
+    })
+}
+
+/// More years of a list after a year found from `out[from..]` ("CVA in 94 and 00", "MI 1992,
+/// 1998"): a number of as many digits that is no measurement.
+fn year_lists(text: &str, from: usize, out: &mut Vec<Candidate>) {
+    let mut i = from;
+    while i < out.len() {
+        let (start, end) = (out[i].start, out[i].end);
+        let digits = text[start..end].bytes().filter(u8::is_ascii_digit).count();
+        if let Some(g) = year_list_re().captures(&text[end..]).and_then(|c| c.get(1)) {
+            let (s, e) = (end + g.start(), end + g.end());
+            let century_ok = digits == 2
+                || text[s..e]
+                    .parse()
+                    .is_ok_and(|y: u32| (1900..=2029).contains(&y));
+            if e - s == digits && century_ok && !measured(text, s, e) {
+                // Pushed at the end: a third year of the list is looked for from it.
+                out.push(year_candidate(s, e));
+            }
+        }
+        i += 1;
     }
 }

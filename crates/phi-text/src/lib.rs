@@ -397,7 +397,8 @@ impl Scrubber {
     pub fn detect(&self, text: &str, identity: &PatientIdentity) -> Vec<Span> {
         let mut cands: Vec<Candidate> = Vec::new();
         identity::detect(identity, text, &mut cands);
-        self.patterns.detect(text, &mut cands);
+        self.patterns
+            .detect(text, &self.dict.state_codes, &mut cands);
         if self.options.years {
             dates::years(text, &mut cands);
         }

@@ -3,18 +3,18 @@
 //! Rules, in order (each token is a word of letters with inner `'` or `-`):
 //! - **title**: after `Dr`, `Mr`, `Mrs`, `Ms`, `Miss`, `NP`, `MD`, … the next word is a name
 //!   unless it is a stop word; an initial or a given name before it extends the name; `and` + a
-//!   word continues a list of names (`Drs. Ballou and Dutter`).
+//!   word continues a list of names (`Drs. Okafor and Lindgren`).
 //!   `MD`, `MS` and `NP` are titles only before a plain space and a name-like word (`MS: sedated`,
 //!   `see MD notes`, `4L NP` are not names); after `Dr.` a clinical word that is in the name lists
-//!   is a name (`Dr. Foley`).
-//! - **credential**: words before `RN`, `MD`, `RRT`, `BSN`, … (`Nancy Jones, RN`); an initial
+//!   is a name (`Dr. Moody`).
+//! - **credential**: words before `RN`, `MD`, `RRT`, `BSN`, … (`Wanda Pruitt, RN`); an initial
 //!   there needs its dot and no digit before it.
 //! - **aware**: an unknown word (not English, not one edit from an English word, not a service)
-//!   before `aware`, `notified`, `paged`, … (`Tura aware`), with a given name before it.
+//!   before `aware`, `notified`, `paged`, … (`Zelko aware`), with a given name before it.
 //! - **relation**: after `wife`, `son`, `daughter`, `proxy`, … a given name (even one that is a
 //!   clinical word, `son Bill`), a capitalized word, or an unknown word that is not a misspelling
-//!   of an English word (`dtr suzette`).
-//! - **initial**: `E. Welsh` (an initial with a dot then a word), except organisms (`E. coli`);
+//!   of an English word (`dtr marisol`).
+//! - **initial**: `E. Thorne` (an initial with a dot then a word), except organisms (`E. coli`);
 //!   an English or clinical word too when `aware`, `notified`, … follows or `per` precedes.
 //! - **dictionary**: a given name or surname that is not also an English or clinical word.
 //! - **extension**: a capitalized or dictionary word next to a name is part of it.
@@ -25,8 +25,9 @@
 //!   `Sacred`, `Holy`); `Holy Cross`, `Sacred Heart`, `St. Mary's`, `University of X`; a word
 //!   followed by a floor number after `transfer to`, or an unknown word of five letters or more
 //!   followed by one digit after `to`/`from` (a ward); hospital acronyms (`MGH`) after
-//!   `to`/`at`/`from`; U.S. cities, states and countries from the dictionaries, capitalized or
-//!   after `lives in`, `from`, ….
+//!   `to`/`at`/`from`; U.S. cities from the dictionaries, capitalized or after `lives in`,
+//!   `from`, …; states and countries only where one lives (`lives in`, `born in`) or after a
+//!   city and a comma (`Albany, Vermont`).
 //!
 //! Capitalization is evidence only when the text is in mixed case (not all capitals, not all
 //! lower case).
@@ -114,11 +115,11 @@ const RELATIONS: &[&str] = &[
     "named",
     "name",
 ];
-/// Words before a ward's name and number ("to", "on", "per Quartermain 3 RN", "plan: …").
+/// Words before a ward's name and number ("to", "on", "per Westbriar 3 RN", "plan: …").
 const WARD_BEFORE: &[&str] = &["to", "from", "on", "at", "per", "transfer", "plan"];
 
 /// Short forms of given names that the name lists lack or hold as common words: names only
-/// right after a relation word ("son Rob", "BROTHER VINNY", "daughter Lou").
+/// right after a relation word ("son Bobby", "BROTHER TONY", "daughter Dot").
 const NICKNAMES: &[&str] = &[
     "rob", "bob", "bobby", "bill", "billy", "vinny", "vin", "hank", "jim", "jimmy", "tom", "tommy",
     "dick", "rick", "ricky", "ron", "ronnie", "don", "donnie", "dan", "danny", "joe", "joey", "ed",
@@ -129,7 +130,7 @@ const NICKNAMES: &[&str] = &[
     "bea", "connie", "terry", "jerry", "gerry", "barb", "deb", "debbie", "cathy", "kathy",
 ];
 
-/// Verbs whose object is the person reached ("unable to reach Rob", "paged Tavi").
+/// Verbs whose object is the person reached ("unable to reach Bobby", "paged Tavi").
 const CONTACT_OBJECT_VERBS: &[&str] = &[
     "reach",
     "reached",
@@ -529,7 +530,7 @@ const DESTINATION_STOP: &[&str] = &[
     "social",
 ];
 /// Words that end facility names but need a name before them that is no English word
-/// ("Kessler Adventist", "Tidewater House", "Brightwood Assisted Living").
+/// ("Brantwood Adventist", "Tidewater House", "Brightwood Assisted Living").
 const FACILITY_OF_NAME: &[&str] = &[
     "adventist",
     "methodist",
@@ -539,7 +540,7 @@ const FACILITY_OF_NAME: &[&str] = &[
     "manor",
     "assisted",
 ];
-/// Words of facility names that are English words ("Sacred Heart Memorial", "Laurel Regional").
+/// Words of facility names that are English words ("Sacred Heart Memorial", "Cedar Regional").
 const FACILITY_NAME_WORDS: &[&str] = &[
     "memorial",
     "regional",
@@ -656,6 +657,21 @@ const PLACE_VERBS: &[&str] = &[
     "worked",
     "stays",
     "staying",
+];
+/// Verbs of living: the context in which a state or a country is taken ("lives in Ohio", "born
+/// in Peru"); codes need "in" or "near" after them ("moved to OR" is the operating room).
+const LIVING_VERBS: &[&str] = &[
+    "lives",
+    "live",
+    "living",
+    "lived",
+    "resides",
+    "reside",
+    "resided",
+    "born",
+    "moved",
+    "relocated",
+    "raised",
 ];
 /// Verbs of going before a place: context for a city of several words or one that is no common
 /// word ("returned to new haven"; "returned to normal" stays).
@@ -806,7 +822,7 @@ fn splits_compound(l: &str) -> bool {
 }
 
 /// The parts of a hyphenated word written with a kinship word glued to a name or a header
-/// ("DAUGHTER-KRISSY", "SOCIAL-daughter"): the relation rule needs them as separate words. Other
+/// ("DAUGHTER-TRINA", "SOCIAL-daughter"): the relation rule needs them as separate words. Other
 /// hyphenated words, and relations that hold a hyphen themselves ("step-son", "son-in-law"), stay
 /// whole.
 fn split_relation_compound(text: &str, start: usize, end: usize) -> Vec<(usize, usize)> {
@@ -876,7 +892,7 @@ struct Ctx<'a> {
     marks: Vec<Option<(Category, u8)>>,
     /// Words found by context, to propagate.
     found: dict::HashMap<String, Category>,
-    /// Given names and surnames that are also common words ("Hank", "Bill"), found as names by
+    /// Given names and surnames that are also common words ("Dusty", "Bill"), found as names by
     /// context: propagated only where capitalization (or single-case text) allows a name.
     found_common: HashSet<String>,
 }
@@ -914,7 +930,7 @@ impl<'a> Ctx<'a> {
         !g.is_empty() && g.len() <= 3 && g.chars().all(|c| c == ' ' || c == '.')
     }
 
-    /// The gap after a title: spaces, a dot, or a closing apostrophe (`Drs' Ballou`).
+    /// The gap after a title: spaces, a dot, or a closing apostrophe (`Drs' Okafor`).
     fn title_gap(&self, i: usize) -> bool {
         let g = self.gap(i);
         !g.is_empty() && g.len() <= 3 && g.chars().all(|c| matches!(c, ' ' | '.' | '\''))
@@ -1018,7 +1034,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// A word that may be a person's name after a conversation verb: a given name of the lists
-    /// (also one that is a common word, "Rob") or a word that is no English or clinical word nor
+    /// (also one that is a common word, "Bobby") or a word that is no English or clinical word nor
     /// a misspelling of one; capitalized in mixed-case text.
     fn contact_name(&self, k: usize) -> bool {
         let l = self.lower(k);
@@ -1138,7 +1154,7 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                                 || (l1.len() >= 4 && !cx.dict.near_english(l1)))))
             } else {
                 // After "Dr." even a clinical word that is a name list entry is a name
-                // ("Dr. Foley", "Dr. Price").
+                // ("Dr. Moody", "Dr. Price").
                 !cx.toks[i + 1].f.clinical
                     || cx.dict.is_name(l1)
                     || cx.cap(i + 1)
@@ -1178,7 +1194,7 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                 }
             }
         }
-        // "Dr Will Cole", "Dr. Art White": after a doctor's title, a given name that is also a
+        // "Dr Will Ashby", "Dr. Art White": after a doctor's title, a given name that is also a
         // common word, when a capitalized word follows.
         if i + 2 < len
             && matches!(cx.lower(i), "dr" | "doctor" | "drs")
@@ -1194,15 +1210,15 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
             cx.mark(i + 1, Category::Name, 46, false);
             cx.mark(i + 2, Category::Name, 46, true);
         }
-        // Credential rule. A name that is also a clinical word is a name here ("Carole Hayes,
-        // RN", "Jean Hudson, RN").
+        // Credential rule. A name that is also a clinical word is a name here ("Carla Vance,
+        // RN", "Lorna Tyler, RN").
         if i + 1 < len
             && cx.cue(i + 1, CUE_CREDENTIAL)
             && cx.tight(i + 1)
             && !cx.blocked_unless_name(i)
         {
             let l = cx.lower(i);
-            // "irene snell, rn": a given name, a word and a comma make even a lower-case
+            // "doreen moody, rn": a given name, a word and a comma make even a lower-case
             // credential one.
             let signed = i > 0
                 && cx.spaced(i)
@@ -1216,7 +1232,7 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                     && !cx.text[..cx.toks[i].start].ends_with(|c: char| c.is_ascii_digit()));
             let after_initial =
                 i > 0 && cx.is_initial(i - 1) && cx.spaced(i) && !cx.is_english_initial(i - 1);
-            // "irene snell, rn": a surname that is also a word, after a given name.
+            // "doreen moody, rn": a surname that is also a word, after a given name.
             let after_given = i > 0
                 && cx.spaced(i)
                 && cx.dict.first.contains(cx.lower(i - 1))
@@ -1262,8 +1278,8 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                 // A capitalized name list word, even a clinical one ("Husband Rich").
                 (!f.stop && (f.first || f.last) && cx.cap(k) && cx.informative) ||
                 NICKNAMES.contains(&l) ||
-                // A given name that is also a clinical word ("son Bill", "daughter Lou"), or a
-                // word that is neither English nor clinical ("dtr suzette").
+                // A given name that is also a clinical word ("son Bill", "daughter Dot"), or a
+                // word that is neither English nor clinical ("dtr marisol").
                 (!f.stop
                     && f.first
                     && !matches!(
@@ -1326,7 +1342,7 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                             last = k + 1;
                         }
                     }
-                    // "Sons Tobias, Ferdinand and Gus": the rest of a list of names.
+                    // "Sons Tobias, Leopold and Gus": the rest of a list of names.
                     let mut items = 0;
                     while items < 4 {
                         let Some(n) = cx.next_list_item(last, true) else {
@@ -1340,7 +1356,7 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
             }
         }
         // Conversation: "spoke at length with Tavi", "explained in depth to Tavi", "unable to
-        // reach Rob": the person spoken to.
+        // reach Bobby": the person spoken to.
         if i >= 1 && cx.toks[i - 1].lower.len() >= 2 && cx.gap(i) == " " {
             let prev = cx.lower(i - 1);
             let object = prev.len() >= 4 && cx.in_list(i - 1, CONTACT_OBJECT_VERBS);
@@ -1391,7 +1407,7 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                 k -= 1;
             }
         }
-        // "Social: bob visited": a given name that is also a common word, right after a social
+        // "Social: tony visited": a given name that is also a common word, right after a social
         // or family section header and before a visit or a call.
         if i >= 1
             && i + 1 < len
@@ -1433,7 +1449,7 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                 cx.mark(i + 1, Category::Name, 42, true);
             }
         }
-        // Initial rule: "E. Welsh".
+        // Initial rule: "E. Thorne".
         if i + 1 < len
             && cx.is_initial(i)
             && cx.text[cx.toks[i].end..].starts_with(". ")
@@ -1471,7 +1487,7 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                 cx.mark(i + 1, Category::Name, 42, true);
             }
         }
-        // Aware rule: "Tura aware", "grace dudak aware", "Dr" left out.
+        // Aware rule: "Zelko aware", "grace zelinski aware", "Dr" left out.
         if i >= 1 && cx.cue(i, CUE_AWARE) && cx.spaced_or_colon(i) {
             let k = i - 1;
             let l = cx.lower(k);
@@ -1498,7 +1514,7 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                 }
             }
         }
-        // Given name + unknown word: "martin carey", "patty hoeller", in any case. The second
+        // Given name + unknown word: "martin fenwick", "patty tolliver", in any case. The second
         // word is no English word nor one edit from one, and not clinical.
         if i + 1 < len
             && cx.gap(i + 1) == " "
@@ -1534,7 +1550,7 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
         }
     }
     propagate(&mut cx);
-    // Coordination: "Both Greta and Hank are proxies" — a given name joined by "and" to a
+    // Coordination: "Both Greta and Dusty are proxies" — a given name joined by "and" to a
     // name found by context is a name too.
     for i in 0..len {
         if matches!(cx.marks[i], Some((Category::Name, p)) if p >= 37) {
@@ -1550,7 +1566,7 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                 continue;
             }
             for k in [i + 1, i.wrapping_sub(1)] {
-                // A surname that is also a clinical word, right after a name ("CAROLE HAYES").
+                // A surname that is also a clinical word, right after a name ("CARLA VANCE").
                 let clinical_surname = k == i + 1
                     && k < len
                     && cx.toks[k].f.clinical
@@ -1571,7 +1587,7 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                 let lk = cx.lower(k);
                 let unknown =
                     !cx.toks[k].f.english && !cx.dict.weak.contains(lk) && lk.chars().count() >= 2;
-                // "martin carey", "pat rixford": a surname in lower case after a given name of
+                // "martin fenwick", "pat tolliver": a surname in lower case after a given name of
                 // the lists, when it is no English word nor a misspelling of one.
                 let lower_surname = k == i + 1
                     && unknown
@@ -1579,7 +1595,7 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
                     && cx.dict.first.contains(cx.lower(i))
                     && !cx.dict.near_english(lk)
                     && !cx.toks[k].f.clinical;
-                // "martin carey": a given name of the lists (also a common word) right before
+                // "martin fenwick": a given name of the lists (also a common word) right before
                 // a surname of the lists that was found as a name.
                 let given_before_surname = k + 1 == i
                     && cx.toks[k].f.first
@@ -1632,7 +1648,7 @@ pub(crate) fn detect(dict: &Dictionaries, text: &str, out: &mut Vec<Candidate>) 
 
 /// Propagation: a word found as a name or place by context is one wherever else it occurs in
 /// the text, unless another rule marked it there. A name that is also a common word needs a
-/// capital there in mixed-case text ("wife Hank" makes "Hank called" a name, not "hank").
+/// capital there in mixed-case text ("wife Dusty" makes "Dusty called" a name, not "dusty").
 fn propagate(cx: &mut Ctx<'_>) {
     if cx.found.is_empty() && cx.found_common.is_empty() {
         return;
@@ -1842,7 +1858,7 @@ fn places(cx: &mut Ctx<'_>) {
             continue;
         }
         // Facility names before a facility word.
-        // "Assisted Living", "Tidewater House", "Kessler Adventist": in a facility name only
+        // "Assisted Living", "Tidewater House", "Brantwood Adventist": in a facility name only
         // after a word that is no English word (checked below), like "rehab".
         let named_facility = named_facility
             && match l {
@@ -1925,8 +1941,8 @@ fn places(cx: &mut Ctx<'_>) {
                 j = p;
                 steps += 1;
             }
-            // A facility word that is part of the name goes with it ("Harford Memorial",
-            // "Laurel Regional"); a generic one stays out ("Calvert Hospital").
+            // A facility word that is part of the name goes with it ("Wexley Memorial",
+            // "Cedar Regional"); a generic one stays out ("Dunmore Hospital").
             if steps > 0
                 && FACILITY_NAME_WORDS.contains(&l)
                 && !matches!(l, "hospital" | "hosp" | "medical" | "center")
@@ -1970,7 +1986,7 @@ fn places(cx: &mut Ctx<'_>) {
                 k += 1;
             }
         }
-        // "University of Maryland (Medical Center)", "U of MD".
+        // "University of Vermont (Medical Center)", "U of MD".
         if (l == "university" || l == "u")
             && i + 2 < len
             && cx.lower(i + 1) == "of"
@@ -1989,15 +2005,22 @@ fn places(cx: &mut Ctx<'_>) {
         // Ward: "transfer to X 2", "intubated on X 6", "plan: X 2 when bed available".
         if i >= 2 && cx.cue(i - 1, CUE_WARD_BEFORE) && cx.tight(i) && !cx.dict.is_english(l) {
             let to_from = matches!(cx.lower(i - 1), "to" | "from");
-            let verb =
-                to_from && (cx.in_list(i - 2, TRANSFER) || (i >= 3 && cx.in_list(i - 3, TRANSFER)));
+            // "c/o" (called out) is split by the tokenizer: it is read from the text.
+            let called_out = cx.text[..cx.toks[i - 1].start]
+                .trim_end()
+                .to_ascii_lowercase()
+                .ends_with("c/o");
+            let verb = to_from
+                && (cx.in_list(i - 2, TRANSFER)
+                    || (i >= 3 && cx.in_list(i - 3, TRANSFER))
+                    || called_out);
             let rest = &cx.text[cx.toks[i].end..];
             let digits = rest
                 .strip_prefix(' ')
                 .map(|r| r.chars().take_while(char::is_ascii_digit).count())
                 .unwrap_or(0);
             let after = rest.chars().nth(1 + digits);
-            // Without a transfer verb: "to Quartermain 2" (one digit, an unknown long word).
+            // Without a transfer verb: "to Westbriar 2" (one digit, an unknown long word).
             let verb = verb
                 || (digits == 1
                     && l.len() >= 5
@@ -2010,17 +2033,27 @@ fn places(cx: &mut Ctx<'_>) {
                     && !cx.dict.near_english(l)
                     && !cx.toks[i].f.clinical);
             // A transfer verb and an unknown word, without a number ("transferred to
-            // Quartermain.").
+            // Westbriar.").
+            // In mixed case a long word in lower case will do as a destination ("transferred
+            // to westbriar if stable").
+            let lower_ward =
+                cx.informative && !cx.toks[i].title && l.len() >= 7 && cx.lower(i - 1) == "to";
             let unknown_ward = verb
                 && digits == 0
                 && l.len() >= 5
                 && !cx.dict.near_english(l)
                 && !cx.toks[i].f.clinical
                 && !cx.toks[i].f.weak
-                && (cx.cap(i) || !cx.informative);
+                && !cx.cue(i, CUE_UNIT)
+                && !SERVICES.contains(&l)
+                && !DESTINATION_STOP.contains(&l)
+                && !LANGUAGES.contains(&l)
+                && (cx.cap(i) || !cx.informative || lower_ward);
+            // A ward's number ends the phrase ("to X 2 when", not "to X 2.5 mcg"); a word
+            // known by no list may go on ("to Westbriar if stable").
             if verb
-                && ((1..=2).contains(&digits) || unknown_ward)
-                && !after.is_some_and(char::is_alphanumeric)
+                && (((1..=2).contains(&digits) && !after.is_some_and(char::is_alphanumeric))
+                    || unknown_ward)
                 && !cx.blocked(i)
                 && !LOC_STOP.contains(&l)
                 && l.len() >= 3
@@ -2130,17 +2163,29 @@ fn places(cx: &mut Ctx<'_>) {
                             && cx.gap(i - 1) == " "
                             && cx.gap(i - 2) == " "))
             };
+            // A state or a country only in an address ("Albany, Vermont") or where one
+            // lives ("lives in Ohio"): named alone, it is a trip or an origin more often than
+            // an identifier ("went back to Ohio", "from the Azores").
+            if cx.dict.states.contains(key) || cx.dict.countries.contains(key) {
+                let after_city = i > 0
+                    && cx.gap(i) == ", "
+                    && matches!(cx.marks[i - 1], Some((Category::Location, _)));
+                if after_city || after_verb(LIVING_VERBS) {
+                    for k in i..i + w {
+                        cx.mark(k, Category::State, 30, false);
+                    }
+                    matched = w;
+                    break;
+                }
+                // Named alone, a state is read as the state, not as a town of the same name.
+                continue;
+            }
+            let city = (w == 1 && cx.dict.cities1.contains(key))
+                || (w > 1 && cx.dict.cities_multi.contains(key));
+            if !city {
+                continue;
+            }
             let evidence = (i..i + w).all(|k| cx.cap(k)) || !cx.informative;
-            let category = if cx.dict.states.contains(key) || cx.dict.countries.contains(key) {
-                Some(Category::State)
-            } else if (w == 1 && cx.dict.cities1.contains(key))
-                || (w > 1 && cx.dict.cities_multi.contains(key))
-            {
-                Some(Category::Location)
-            } else {
-                None
-            };
-            let Some(category) = category else { continue };
             let context = after_verb(PLACE_VERBS);
             let going = after_verb(GOING_VERBS);
             let common = w == 1
@@ -2155,18 +2200,13 @@ fn places(cx: &mut Ctx<'_>) {
                 || (going && (w > 1 || !common))
             {
                 for k in i..i + w {
-                    cx.mark(
-                        k,
-                        category,
-                        if category == Category::State { 30 } else { 35 },
-                        false,
-                    );
+                    cx.mark(k, Category::Location, 35, false);
                 }
                 matched = w;
                 break;
             }
         }
-        // State codes after "City," ("Baltimore, MD").
+        // State codes after "City," ("Albany, NY").
         if matched == 0
             && cx.toks[i].upper
             && cx.toks[i].lower.len() == 2
@@ -2188,10 +2228,7 @@ fn places(cx: &mut Ctx<'_>) {
             && cx.toks[i].lower.len() == 2
             && i >= 2
             && matches!(cx.lower(i - 1), "in" | "near")
-            && matches!(
-                cx.lower(i - 2),
-                "lives" | "live" | "living" | "lived" | "resides" | "reside" | "resided" | "born"
-            )
+            && cx.in_list(i - 2, LIVING_VERBS)
             && !matches!(cx.lower(i), "or" | "me" | "in" | "ok" | "hi")
             && cx
                 .dict

@@ -3,6 +3,7 @@
 
 use regex::Regex;
 
+use crate::dict::HashSet;
 use crate::{dates, Candidate, Category, ConfigError};
 
 pub(crate) struct Patterns {
@@ -24,7 +25,7 @@ fn re(name: &'static str, pattern: &str) -> Result<Regex, ConfigError> {
     Regex::new(pattern).map_err(|_| ConfigError::Pattern(name))
 }
 
-const MONTH: &str = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
+pub(crate) const MONTH: &str = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
 
 impl Patterns {
     pub fn new() -> Result<Patterns, ConfigError> {
@@ -43,7 +44,9 @@ impl Patterns {
             )
             # Numeric dates may be glued to a word (fx4/97, LA-10/3): no boundary before
             # them here, dates::plausible decides.
+            | \d{{1,2}}/\d{{1,2}}/\d{{1,2}}/\d{{1,2}}(?:\b|$)                # 10/03/10/04
             | \d{{1,2}}/\d{{1,2}}/(?:\d{{4}}|\d{{2}})(?:\b|$)
+            | \d{{1,2}}/\d{{1,2}}\.\d{{2}}(?:\b|$)                         # 11/21.93
             | \d{{1,2}}/\d{{1,2}}                                          # 3/7
             ",
             m = MONTH
@@ -66,11 +69,13 @@ impl Patterns {
                 (?:\(\d{3}\)\s?|\b\d{3}\s?[\s.\-/]?\s?)\d{3}\s?[\s.\-]?\s?\d{4}\b
                 (?:\s*(?:x|ext\.?|extension)\s*\d{1,5}\b)?
                 | \b\d{3}-\d{4}\b
-                | \b\d{3}/\d{3}/\d{4}\b",
+                | \b\d{3}/\d{3}/\d{4}\b
+                # A number in parentheses with a digit too many is still a phone number.
+                | \([2-9]\d{2}[\s.\-]\d{3}[\s.\-]\d{5}\)",
             )?,
             pager: re(
                 "pager",
-                r"(?i)\b(?:pager|pgr|beeper|beep|cell|phone|tel|ph)\b\s*(?:number|no\.?|num)?\s*[:#]?\s*#?\s*(\d{4,7})\b",
+                r"(?i)\b(?:pager|pgr|pg|beeper|beep|cell|phone|tel|ph)\b\s*(?:number|no\.?|num)?\s*[:#]?\s*#?\s*(\d{4,7})\b",
             )?,
             id: re(
                 "id",
@@ -103,12 +108,14 @@ impl Patterns {
                 "zip",
                 r"(?x)
                 (?i:\bzip(?:\s*code)?\s*:?\s*)(\d{5}(?:-\d{4})?)\b
-                | \b[A-Z]{2},?\s+(\d{5}(?:-\d{4})?)\b",
+                | \b([A-Z]{2}),?\s+(\d{5}(?:-\d{4})?)\b",
             )?,
         })
     }
 
-    pub fn detect(&self, text: &str, out: &mut Vec<Candidate>) {
+    /// Pattern candidates; `state_codes` (two capitals) tell a ZIP code after a state code from a
+    /// number after a word in capitals ("AT 23000").
+    pub fn detect(&self, text: &str, state_codes: &HashSet<String>, out: &mut Vec<Candidate>) {
         let push = |out: &mut Vec<Candidate>, start, end, category, priority| {
             out.push(Candidate {
                 start,
@@ -125,9 +132,12 @@ impl Patterns {
             push(out, m.start(), m.start() + s.len(), Category::Url, 88);
         }
         for m in self.ip.find_iter(text) {
-            if m.as_str()
-                .split('.')
-                .all(|p| p.parse::<u16>().is_ok_and(|v| v <= 255))
+            // "80/48/7.45.34.7": the end of a list of values, not an address.
+            let glued = text[..m.start()].ends_with(['/', '.']);
+            if !glued
+                && m.as_str()
+                    .split('.')
+                    .all(|p| p.parse::<u16>().is_ok_and(|v| v <= 255))
             {
                 push(out, m.start(), m.end(), Category::Ip, 86);
             }
@@ -136,8 +146,12 @@ impl Patterns {
             push(out, m.start(), m.end(), Category::Ssn, 85);
         }
         for m in self.phone.find_iter(text) {
-            let before = &text[floor_boundary(text, m.start().saturating_sub(16))..m.start()];
-            let fax = before.to_ascii_lowercase().contains("fax");
+            let before = &text[floor_boundary(text, m.start().saturating_sub(16))..m.start()]
+                .to_ascii_lowercase();
+            if value_range(m.as_str()) && !PHONE_CUES.iter().any(|w| before.contains(w)) {
+                continue;
+            }
+            let fax = before.contains("fax");
             push(
                 out,
                 m.start(),
@@ -161,10 +175,17 @@ impl Patterns {
         }
         for m in self.date.find_iter(text) {
             if dates::plausible(text, m.start(), m.end()) {
-                push(out, m.start(), m.end(), Category::Date, 70);
+                // "1-2 Nov": a range of days before a date written day first.
+                let start = if m.as_str().contains(char::is_alphabetic) {
+                    dates::day_range_start(text, m.start())
+                } else {
+                    m.start()
+                };
+                push(out, start, m.end(), Category::Date, 70);
             }
         }
         dates::month_alone(text, out);
+        dates::month_short_year(text, out);
         for c in self.age.captures_iter(text) {
             if let Some(g) = c.get(1).or_else(|| c.get(2)).or_else(|| c.get(3)) {
                 push(out, g.start(), g.end(), Category::Age, 65);
@@ -174,11 +195,32 @@ impl Patterns {
             push(out, m.start(), m.end(), Category::Address, 60);
         }
         for c in self.zip.captures_iter(text) {
-            if let Some(g) = c.get(1).or_else(|| c.get(2)) {
+            let after_state = c
+                .get(2)
+                .is_some_and(|code| state_codes.contains(code.as_str()));
+            if let Some(g) = c.get(1).or_else(|| c.get(3).filter(|_| after_state)) {
                 push(out, g.start(), g.end(), Category::Zip, 55);
             }
         }
     }
+}
+
+/// Words before a phone number that make a number shaped like a range one ("cell 555-1234").
+const PHONE_CUES: &[&str] = &[
+    "phone", "tel", "cell", "pager", "beeper", "call", "#", "number", "ph", "home", "work", "fax",
+    "mobile", "contact",
+];
+
+/// `ddd-dddd` read as a range of values rather than a local number: the second number is larger
+/// than the first and below 2000 ("SVR 900-1300", "TV 500-1000", "HR 100-1112").
+fn value_range(s: &str) -> bool {
+    let Some((lo, hi)) = s.split_once('-') else {
+        return false;
+    };
+    let (Ok(lo), Ok(hi)) = (lo.parse::<u32>(), hi.parse::<u32>()) else {
+        return false;
+    };
+    lo.to_string().len() == 3 && lo < hi && hi < 2000
 }
 
 /// The largest char boundary at or below `i`.

@@ -1,9 +1,9 @@
 //! Recall and precision on the PhysioNet deid gold standard (patients 1-130), in "patterns +
 //! dictionaries" mode (empty identity). Definitions: `salus_phi_text::eval`.
 //!
-//! The floors asserted are just below the figures this version reaches (measured: recall 0.929,
-//! Safe Harbor recall 0.929, precision 0.917): precision meets the product target of 0.85, recall
-//! is below the target of 0.98; see the README.
+//! The floors asserted are just below the figures this version reaches (measured: recall 0.982,
+//! Safe Harbor recall 0.982, precision 0.933): both meet the product targets (recall 0.98,
+//! precision 0.85).
 
 use salus_phi_text::{eval, Options, Scrubber};
 
@@ -38,22 +38,22 @@ fn physionet_gold_standard() {
     }
     assert_eq!(report.recall_all.total, 1501);
     assert!(
-        report.recall_all.ratio() >= 0.92,
+        report.recall_all.ratio() >= 0.975,
         "recall {}",
         report.recall_all.ratio()
     );
-    assert!(report.recall_safe_harbor.ratio() >= 0.92);
+    assert!(report.recall_safe_harbor.ratio() >= 0.975);
     assert!(
-        report.precision_all.ratio() >= 0.91,
+        report.precision_all.ratio() >= 0.92,
         "precision {}",
         report.precision_all.ratio()
     );
-    assert!(report.recall["Date"].ratio() >= 0.95);
-    assert!(report.recall["DateYear"].ratio() >= 0.92);
+    assert!(report.recall["Date"].ratio() >= 0.98);
+    assert!(report.recall["DateYear"].ratio() >= 0.95);
     assert!(report.recall["HCPName"].ratio() >= 0.97);
     assert!(report.recall["Location"].ratio() >= 0.85);
     assert!(report.recall["RelativeProxyName"].ratio() >= 0.83);
-    assert!(report.recall["Phone"].ratio() >= 0.90);
+    assert!(report.recall["Phone"].ratio() >= 0.95);
     assert!(report.precision[&salus_phi_text::Category::Name].ratio() >= 0.89);
     assert!(report.precision[&salus_phi_text::Category::Date].ratio() >= 0.95);
 }

@@ -15,6 +15,7 @@ mod deid;
 mod merge;
 mod pg_copy;
 mod pg_schema;
+mod pg_url;
 mod read;
 mod reference;
 mod search;
@@ -207,6 +208,7 @@ impl Store {
                 bodies: None,
             }
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let url = &*pg_url::with_loopback_tls_default(url);
             let mut conn = PgConnection::establish(url)
                 .map_err(|e| StoreError::Connect(redact_url_error(&e.to_string())))?;
             conn.run_pending_migrations(POSTGRES_MIGRATIONS)
