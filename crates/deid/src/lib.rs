@@ -11,6 +11,7 @@
 //! rule) and a random seed (for AES IVs and perturbation noise).
 
 mod engine;
+mod lookup;
 mod methods;
 pub mod policy;
 mod presets;

@@ -245,15 +245,55 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
 }
 
 /// Microsoft's cryptoHash: lower-case hex of HMAC-SHA256 over the UTF-8 text.
+#[cfg(test)]
 pub fn crypto_hash(text: &str, key: &str) -> String {
-    hex::encode(hmac_sha256(key.as_bytes(), text.as_bytes()))
+    CryptoHasher::new(key).hash(text)
+}
+
+/// Microsoft's cryptoHash under one key, keyed once: HMAC's inner and outer key blocks are
+/// hashed when the engine is built, not again for every id and reference.
+#[derive(Clone)]
+pub struct CryptoHasher(Hmac<Sha256>);
+
+impl CryptoHasher {
+    pub fn new(key: &str) -> CryptoHasher {
+        CryptoHasher(
+            <Hmac<Sha256> as Mac>::new_from_slice(key.as_bytes())
+                .expect("HMAC accepts keys of any length"),
+        )
+    }
+
+    /// Lower-case hex of HMAC-SHA256 over the UTF-8 text.
+    pub fn hash(&self, text: &str) -> String {
+        let mut mac = self.0.clone();
+        mac.update(text.as_bytes());
+        let mut hex = [0u8; 64];
+        hex::encode_to_slice(mac.finalize().into_bytes(), &mut hex)
+            .expect("32 bytes are 64 hex digits");
+        String::from_utf8(hex.to_vec()).expect("hex digits are ASCII")
+    }
 }
 
 /// Reference forms whose id part alone is transformed, as Microsoft's patterns define them:
 /// literal (`[http(s)://base/]Type/id[/_history/vid]`), `urn:oid:` and `urn:uuid:`. Parsed by
 /// hand: this runs on every reference of every resource.
 pub struct ReferencePatterns {
-    resource_types: std::collections::HashSet<String>,
+    resource_types: std::collections::HashSet<String, salus_fhirpath::FxBuildHasher>,
+}
+
+/// Where `/_history/` first starts in a reference. Its underscores are looked for (memchr)
+/// rather than the whole needle: a substring search costs more to set up than to run on
+/// strings this short, and this runs on every reference.
+fn history_at(reference: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = reference[from..].find('_') {
+        let underscore = from + i;
+        if underscore > 0 && reference.as_bytes()[underscore - 1..].starts_with(b"/_history/") {
+            return Some(underscore - 1);
+        }
+        from = underscore + 1;
+    }
+    None
 }
 
 fn is_id(s: &str) -> bool {
@@ -293,7 +333,7 @@ impl ReferencePatterns {
             return ok.then_some(("urn:uuid:", uuid, ""));
         }
         // [base/]Type/id[/_history/vid]
-        let (body, suffix) = match reference.find("/_history/") {
+        let (body, suffix) = match history_at(reference) {
             Some(i) if is_id(&reference[i + "/_history/".len()..]) => reference.split_at(i),
             Some(_) => return None,
             None => (reference, ""),
@@ -320,13 +360,19 @@ impl ReferencePatterns {
     /// `Patient/<t(123)>/_history/2`, `#c1` → `#<t(c1)>`), or to the whole text when it has no
     /// recognisable id.
     pub fn transform_id(&self, reference: &str, transform: &dyn Fn(&str) -> String) -> String {
-        if let Some(internal) = reference.strip_prefix('#') {
-            return format!("#{}", transform(internal));
-        }
-        match self.split(reference) {
-            Some((prefix, id, suffix)) => format!("{prefix}{}{suffix}", transform(id)),
-            None => transform(reference),
-        }
+        let (prefix, id, suffix) = match reference.strip_prefix('#') {
+            Some(internal) => ("#", internal, ""),
+            None => match self.split(reference) {
+                Some(parts) => parts,
+                None => return transform(reference),
+            },
+        };
+        let id = transform(id);
+        let mut out = String::with_capacity(prefix.len() + id.len() + suffix.len());
+        out.push_str(prefix);
+        out.push_str(&id);
+        out.push_str(suffix);
+        out
     }
 }
 
@@ -419,9 +465,17 @@ pub fn round_to_text(value: f64, digits: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn today() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, 28).unwrap()
+    }
+
+    proptest! {
+        #[test]
+        fn history_is_found_where_a_substring_search_finds_it(s in "[/_historyé]{0,40}") {
+            prop_assert_eq!(history_at(&s), s.find("/_history/"));
+        }
     }
 
     #[test]

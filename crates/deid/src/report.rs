@@ -61,8 +61,8 @@ impl Report {
         let n = n as u64;
         if let Some(r) = self.rules.get_mut(rule) {
             r.elements += n;
-            *r.operations.entry(op.name().to_string()).or_insert(0) += n;
-            *self.methods.entry(r.method.clone()).or_insert(0) += n;
+            add(&mut r.operations, op.name(), n);
+            add(&mut self.methods, &r.method, n);
         }
     }
 
@@ -98,6 +98,17 @@ impl Report {
         }
         for (c, n) in &other.free_text {
             *self.free_text.entry(c.clone()).or_insert(0) += n;
+        }
+    }
+}
+
+/// `*counts[key] += n`, copying the key only the first time (this runs for every rule on every
+/// resource).
+fn add(counts: &mut BTreeMap<String, u64>, key: &str, n: u64) {
+    match counts.get_mut(key) {
+        Some(count) => *count += n,
+        None => {
+            counts.insert(key.to_string(), n);
         }
     }
 }

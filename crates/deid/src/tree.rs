@@ -11,6 +11,8 @@
 //! allocates nothing, and building the index allocates only the node vector (keys known to the
 //! schema are borrowed from it).
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use crate::schema::{Def, Schema};
@@ -38,6 +40,8 @@ pub struct Node {
     pub end: u32,
     /// The key holding this element in its container (empty for the root).
     pub key: Key,
+    /// Where the key was among its container's members when the document was indexed.
+    pub pos: u32,
     /// The position in the key's array, when the key holds one.
     pub index: Option<u32>,
     /// The element name (a choice element's base name: `value` for `valueQuantity`); empty
@@ -55,6 +59,12 @@ pub struct Node {
 pub struct Tree {
     pub nodes: Vec<Node>,
     pub visited: Vec<bool>,
+    /// The document may not have FHIR's shape: [`normalize_repeats`] could change it (a
+    /// repeating element held as a single value), or it has JSON this index doesn't walk but
+    /// `normalize_repeats` does (an object where a primitive belongs, a companion shaped unlike
+    /// its value). Almost no document is, so the index is built first and normalization (and a
+    /// second build) is paid only when this is set.
+    pub irregular: bool,
 }
 
 /// What an element is, from the schema.
@@ -69,14 +79,37 @@ struct Kind {
 /// A node's position, as kept across a rebuild.
 pub type Path = Vec<(String, Option<u32>, bool)>;
 
+/// Where a node's value sits in its container: the position of its key among the members, and
+/// its index in the key's array, when the key holds one.
+#[derive(Clone, Copy)]
+struct At {
+    pos: u32,
+    index: Option<u32>,
+}
+
 impl Tree {
     /// Indexes `root`, which must be a resource (an object with a string `resourceType`).
     pub fn build(root: &Value, schema: &dyn Schema) -> Option<Tree> {
+        Tree::build_reusing(root, schema, None)
+    }
+
+    /// [`Tree::build`] into the allocations of a tree no longer needed: a run indexes
+    /// thousands of documents, and allocating each one's node vector anew was a visible cost.
+    pub fn build_reusing(root: &Value, schema: &dyn Schema, spare: Option<Tree>) -> Option<Tree> {
         let rt = root.get("resourceType")?.as_str()?;
         let (ty, def) = schema.resource_type(rt).unwrap_or(("", None));
-        let mut tree = Tree {
-            nodes: Vec::with_capacity(128),
-            visited: Vec::new(),
+        let mut tree = match spare {
+            Some(mut t) => {
+                t.nodes.clear();
+                t.visited.clear();
+                t.irregular = false;
+                t
+            }
+            None => Tree {
+                nodes: Vec::with_capacity(128),
+                visited: Vec::new(),
+                irregular: false,
+            },
         };
         let kind = Kind {
             name: "",
@@ -84,10 +117,21 @@ impl Tree {
             def,
             primitive: false,
         };
-        tree.push(Key::Static(""), None, kind, 0, true, false);
-        tree.walk_members(root.as_object()?, 0, def, false, schema);
+        tree.push(
+            Key::Static(""),
+            At {
+                pos: 0,
+                index: None,
+            },
+            kind,
+            0,
+            true,
+            false,
+        );
+        let obj = root.as_object()?;
+        tree.walk_members(obj, Shape::of(obj), 0, def, false, schema);
         tree.nodes[0].end = tree.nodes.len() as u32;
-        tree.visited = vec![false; tree.nodes.len()];
+        tree.visited.resize(tree.nodes.len(), false);
         Some(tree)
     }
 
@@ -109,7 +153,7 @@ impl Tree {
     fn push(
         &mut self,
         key: Key,
-        index: Option<u32>,
+        at: At,
         kind: Kind,
         parent: u32,
         resource: bool,
@@ -119,7 +163,8 @@ impl Tree {
             parent,
             end: 0,
             key,
-            index,
+            pos: at.pos,
+            index: at.index,
             name: kind.name,
             ty: kind.ty,
             resource,
@@ -133,13 +178,21 @@ impl Tree {
     fn walk_members(
         &mut self,
         obj: &Map<String, Value>,
+        shape: Shape,
         parent: usize,
         def: Def,
         in_companion: bool,
         schema: &dyn Schema,
     ) {
-        for (json_key, value) in obj {
-            if json_key == "resourceType" || json_key == "fhir_comments" {
+        for (pos, (json_key, value)) in obj.iter().enumerate() {
+            let pos = pos as u32;
+            if json_key == "resourceType" {
+                continue;
+            }
+            if json_key == "fhir_comments" {
+                // Not indexed, but normalized like any member the schema knows.
+                let info = schema.element(def, json_key);
+                self.irregular |= info.is_some_and(|e| e.repeats && !is_array_or_null(value));
                 continue;
             }
             let (base, from_companion) = match json_key.strip_prefix('_') {
@@ -149,12 +202,22 @@ impl Tree {
             };
             let companion = if from_companion {
                 Some(value)
-            } else if obj.len() > 1 {
+            } else if shape.has_companions {
                 companion_of(obj, json_key)
             } else {
                 None
             };
-            let (key, kind) = match schema.element(def, base) {
+            let value_slot = if from_companion { None } else { Some(value) };
+            let info = schema.element(def, base);
+            // A repeating element (or its companion) held as a single value: normalized first.
+            self.irregular |= info.is_some_and(|e| {
+                e.repeats
+                    && [value_slot, companion]
+                        .iter()
+                        .flatten()
+                        .any(|v| !is_array_or_null(v))
+            });
+            let (key, kind) = match info {
                 Some(e) => (
                     Key::Static(e.key),
                     Kind {
@@ -180,8 +243,10 @@ impl Tree {
                     },
                 ),
             };
-            let value_slot = if from_companion { None } else { Some(value) };
-            if matches!(value_slot.or(companion), Some(Value::Array(_))) {
+            let array = matches!(value_slot.or(companion), Some(Value::Array(_)));
+            // A companion shaped unlike its value is not walked here (but is normalized).
+            self.irregular |= companion.is_some_and(|c| !c.is_null() && c.is_array() != array);
+            if array {
                 let len = value_slot
                     .and_then(Value::as_array)
                     .map_or(0, Vec::len)
@@ -189,9 +254,13 @@ impl Tree {
                 for i in 0..len {
                     let item = value_slot.and_then(|v| v.get(i));
                     let item_companion = companion.and_then(|c| c.get(i));
+                    let at = At {
+                        pos,
+                        index: Some(i as u32),
+                    };
                     self.add_element(
                         key.clone(),
-                        Some(i as u32),
+                        at,
                         kind,
                         item,
                         item_companion,
@@ -203,7 +272,7 @@ impl Tree {
             } else {
                 self.add_element(
                     key,
-                    None,
+                    At { pos, index: None },
                     kind,
                     value_slot,
                     companion,
@@ -219,7 +288,7 @@ impl Tree {
     fn add_element(
         &mut self,
         key: Key,
-        index: Option<u32>,
+        at: At,
         kind: Kind,
         value: Option<&Value>,
         companion: Option<&Value>,
@@ -227,9 +296,13 @@ impl Tree {
         in_companion: bool,
         schema: &dyn Schema,
     ) {
+        let shape = match value {
+            Some(Value::Object(obj)) => Shape::of(obj),
+            _ => Shape::default(),
+        };
         let id = match value {
-            Some(Value::Object(obj)) if !kind.primitive || obj.contains_key("resourceType") => {
-                let (kind, resource) = match obj.get("resourceType").and_then(Value::as_str) {
+            Some(Value::Object(obj)) if !kind.primitive || shape.resource_type.is_some() => {
+                let (kind, resource) = match shape.resource_type.and_then(Value::as_str) {
                     Some(rt) => {
                         let (t, d) = schema.resource_type(rt).unwrap_or(("", None));
                         (
@@ -244,18 +317,23 @@ impl Tree {
                     }
                     None => (kind, false),
                 };
-                let id = self.push(key, index, kind, parent as u32, resource, in_companion);
-                self.walk_members(obj, id, kind.def, false, schema);
+                // The companion of a complex element is not walked here (but is normalized).
+                self.irregular |= companion.is_some_and(|c| !c.is_null());
+                let id = self.push(key, at, kind, parent as u32, resource, in_companion);
+                self.walk_members(obj, shape, id, kind.def, false, schema);
                 id
             }
             _ => {
+                // An object where a primitive belongs is not walked here (but is normalized).
+                self.irregular |= value.is_some_and(Value::is_object);
                 let kind = Kind {
                     primitive: true,
                     ..kind
                 };
-                let id = self.push(key, index, kind, parent as u32, false, in_companion);
+                let id = self.push(key, at, kind, parent as u32, false, in_companion);
                 if let Some(Value::Object(c)) = companion {
-                    self.walk_members(c, id, schema.element_def(), true, schema);
+                    let def = schema.element_def();
+                    self.walk_members(c, Shape::of(c), id, def, true, schema);
                 }
                 id
             }
@@ -288,25 +366,25 @@ impl Tree {
 
     /// Nodes below `id` in document order, not descending into other resources (but listing
     /// them), as Microsoft's per-resource lookup does.
-    pub fn descendants_within_resource(&self, id: usize) -> Vec<usize> {
+    pub fn descendants_within_resource(&self, id: usize) -> impl Iterator<Item = usize> + '_ {
         let end = self.nodes[id].end as usize;
-        let mut out = Vec::with_capacity(end - id);
-        let mut n = id + 1;
-        while n < end {
-            out.push(n);
-            n = if self.nodes[n].resource {
-                self.nodes[n].end as usize
-            } else {
-                n + 1
-            };
-        }
-        out
+        let mut next = id + 1;
+        std::iter::from_fn(move || {
+            (next < end).then(|| {
+                let n = next;
+                next = if self.nodes[n].resource {
+                    self.nodes[n].end as usize
+                } else {
+                    n + 1
+                };
+                n
+            })
+        })
     }
 
     /// Resources directly inside resource `id` (contained, Bundle entries …), in document order.
     pub fn child_resources(&self, id: usize) -> Vec<usize> {
         self.descendants_within_resource(id)
-            .into_iter()
             .filter(|&n| self.nodes[n].resource)
             .collect()
     }
@@ -374,8 +452,8 @@ impl Tree {
             return Some(root);
         }
         let node = &self.nodes[n];
-        let container = self.container(root, n)?;
-        let v = container.get(node.key.as_str())?;
+        let container = self.container(root, n)?.as_object()?;
+        let v = member(container, node.pos, node.key.as_str())?;
         match node.index {
             Some(i) => v.get(i as usize),
             None => Some(v),
@@ -403,8 +481,8 @@ impl Tree {
             return Some(root);
         }
         let node = &self.nodes[n];
-        let container = self.container_mut(root, n)?;
-        let v = container.get_mut(node.key.as_str())?;
+        let container = self.container_mut(root, n)?.as_object_mut()?;
+        let v = member_mut(container, node.pos, node.key.as_str())?;
         match node.index {
             Some(i) => v.get_mut(i as usize),
             None => Some(v),
@@ -459,16 +537,68 @@ impl Tree {
         }
     }
 
-    /// A primitive's value as text (`None` when absent, null or empty). Booleans are written as
-    /// .NET writes them, as Microsoft's hashes and ciphers saw them.
+    /// A primitive's value as text (`None` when absent, null or empty), see [`primitive_text`].
     pub fn text(&self, root: &Value, n: usize) -> Option<String> {
-        match self.value(root, n)? {
-            Value::String(s) if s.is_empty() => None,
-            Value::String(s) => Some(s.clone()),
-            Value::Number(num) => Some(num.to_string()),
-            Value::Bool(b) => Some(if *b { "True".into() } else { "False".into() }),
-            _ => None,
+        self.value(root, n)
+            .and_then(primitive_text)
+            .map(Cow::into_owned)
+    }
+}
+
+/// A primitive's JSON value as text (`None` when null or empty), borrowed when it is a string.
+/// Booleans are written as .NET writes them, as Microsoft's hashes and ciphers saw them.
+pub fn primitive_text(value: &Value) -> Option<Cow<'_, str>> {
+    match value {
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        Value::Number(num) => Some(Cow::Owned(num.to_string())),
+        Value::Bool(b) => Some(Cow::Borrowed(if *b { "True" } else { "False" })),
+        _ => None,
+    }
+}
+
+/// What one pass over an object's members tells, before walking them.
+#[derive(Default, Clone, Copy)]
+struct Shape<'v> {
+    /// Its `resourceType`, when it has one: the object is a resource.
+    resource_type: Option<&'v Value>,
+    /// Some key is a `_key` companion. Most objects have none: knowing it spares a companion
+    /// lookup per key.
+    has_companions: bool,
+}
+
+impl<'v> Shape<'v> {
+    /// Found by comparing keys, which are read anyway, rather than by a hashed lookup.
+    fn of(obj: &'v Map<String, Value>) -> Shape<'v> {
+        let mut shape = Shape::default();
+        for (key, value) in obj {
+            if key.starts_with('_') {
+                shape.has_companions = true;
+            } else if key == "resourceType" {
+                shape.resource_type = Some(value);
+            }
         }
+        shape
+    }
+}
+
+/// `obj[key]`, looked for at `pos` first. Nodes remember where their key was, which spares
+/// hashing it (serde_json's maps use SipHash) on every access; a map changed since (a member
+/// removed or added) gets the hashed lookup.
+fn member<'v>(obj: &'v Map<String, Value>, pos: u32, key: &str) -> Option<&'v Value> {
+    match obj.iter().nth(pos as usize) {
+        Some((k, v)) if k == key => Some(v),
+        _ => obj.get(key),
+    }
+}
+
+/// [`member`], mutably.
+fn member_mut<'v>(obj: &'v mut Map<String, Value>, pos: u32, key: &str) -> Option<&'v mut Value> {
+    let found = obj.iter().nth(pos as usize).is_some_and(|(k, _)| k == key);
+    if found {
+        obj.iter_mut().nth(pos as usize).map(|(_, v)| v)
+    } else {
+        obj.get_mut(key)
     }
 }
 
@@ -534,9 +664,18 @@ pub fn remove_empty(value: &mut Value) {
     match value {
         Value::Object(map) => {
             let mut paired = false;
+            // Most objects have nothing to remove: they are left without rewriting the map.
+            let mut untidy = false;
             for (key, child) in map.iter_mut() {
-                remove_empty(child);
+                if matches!(child, Value::Object(_) | Value::Array(_)) {
+                    remove_empty(child);
+                }
                 paired |= key.starts_with('_');
+                untidy |= is_empty(child)
+                    || matches!(child, Value::Array(items) if items.iter().any(is_empty));
+            }
+            if !paired && !untidy {
+                return;
             }
             let aligned: Vec<String> = if paired {
                 align_companions(map)
@@ -555,7 +694,9 @@ pub fn remove_empty(value: &mut Value) {
         }
         Value::Array(items) => {
             for item in items.iter_mut() {
-                remove_empty(item);
+                if matches!(item, Value::Object(_) | Value::Array(_)) {
+                    remove_empty(item);
+                }
             }
         }
         _ => {}
@@ -615,6 +756,10 @@ fn align_companions(map: &mut Map<String, Value>) -> Vec<String> {
     aligned
 }
 
+fn is_array_or_null(v: &Value) -> bool {
+    matches!(v, Value::Array(_) | Value::Null)
+}
+
 fn is_empty(v: &Value) -> bool {
     match v {
         Value::Null => true,
@@ -626,9 +771,95 @@ fn is_empty(v: &Value) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::select::R4Schema;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    /// Resources of every shape normalization cares about: repeating elements as arrays and as
+    /// single values, primitives with `_key` companions (aligned or not), complex elements with
+    /// companions, objects where primitives belong, nested resources, unknown members.
+    pub(crate) fn resource() -> impl Strategy<Value = Value> {
+        let key = prop_oneof![
+            Just("name"),
+            Just("given"),
+            Just("_given"),
+            Just("family"),
+            Just("_family"),
+            Just("_name"),
+            Just("birthDate"),
+            Just("_birthDate"),
+            Just("extension"),
+            Just("url"),
+            Just("valueString"),
+            Just("valueCodeableConcept"),
+            Just("coding"),
+            Just("telecom"),
+            Just("address"),
+            Just("line"),
+            Just("_line"),
+            Just("contained"),
+            Just("resourceType"),
+            Just("fhir_comments"),
+            Just("id"),
+            Just("text"),
+            Just("div"),
+            Just("unknownThing"),
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            Just(json!("x")),
+            Just(json!("")),
+            Just(json!(7)),
+            Just(json!("Patient")),
+            Just(json!({})),
+            Just(json!([])),
+        ];
+        let body = leaf.prop_recursive(4, 40, 5, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                prop::collection::vec((key.clone(), inner), 0..5).prop_map(|kv| {
+                    Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+                }),
+            ]
+        });
+        (body, prop_oneof![Just("Patient"), Just("Organization")]).prop_map(|(b, rt)| {
+            let mut r = match b {
+                Value::Object(m) => m,
+                other => [("name".to_string(), other)].into_iter().collect(),
+            };
+            r.insert("resourceType".into(), json!(rt));
+            Value::Object(r)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        /// The engine normalizes only documents the index calls irregular: for any other,
+        /// normalization must change nothing.
+        #[test]
+        fn only_irregular_documents_need_normalizing(r in resource()) {
+            let tree = Tree::build(&r, &R4Schema).unwrap();
+            let mut normalized = r.clone();
+            normalize_repeats(&mut normalized, None, &R4Schema);
+            if !tree.irregular {
+                prop_assert_eq!(&normalized, &r);
+            }
+        }
+
+        /// Reusing a tree's allocations builds the same index as building afresh.
+        #[test]
+        fn a_reused_tree_indexes_alike(a in resource(), b in resource()) {
+            let spare = Tree::build(&a, &R4Schema);
+            let fresh = Tree::build(&b, &R4Schema).unwrap();
+            let reused = Tree::build_reusing(&b, &R4Schema, spare).unwrap();
+            prop_assert_eq!(format!("{:?}", fresh.nodes), format!("{:?}", reused.nodes));
+            prop_assert_eq!(fresh.visited, reused.visited);
+            prop_assert_eq!(fresh.irregular, reused.irregular);
+        }
+    }
 
     #[test]
     fn empty_elements_go_and_placeholders_stay_only_where_needed() {
