@@ -1,9 +1,9 @@
 //! The PostgreSQL URL as Salus connects with it.
 //!
 //! libpq's default `sslmode=prefer` encrypts even a connection to 127.0.0.1. On the loopback
-//! interface the bytes never leave the kernel, so TLS protects nothing there, and it cost a
-//! third of the server's throughput on patient-compartment searches (every row encrypted by
-//! PostgreSQL and decrypted by Salus, on the same two cores). A loopback URL that does not say
+//! interface the bytes never leave the kernel, so TLS protects nothing there, while every row
+//! is encrypted by PostgreSQL and decrypted by Salus on the same cores (libcrypto and libssl
+//! were about a tenth of the server's CPU on patient-compartment searches). A loopback URL that does not say
 //! `sslmode` therefore connects without TLS; any URL that says `sslmode` keeps it, and a remote
 //! host keeps libpq's default.
 
