@@ -1026,6 +1026,15 @@ mod tests {
     use super::*;
     use crate::tree::tests::resource;
 
+    /// Labels and counts are indexed by `op as usize`: `ALL` must list each operation at its
+    /// own discriminant.
+    #[test]
+    fn every_operation_sits_at_its_own_index() {
+        for (i, op) in Operation::ALL.into_iter().enumerate() {
+            assert_eq!(op as usize, i, "{op:?}");
+        }
+    }
+
     fn engine(policy: &str) -> Engine {
         Engine::build(
             Policy::parse(policy).unwrap(),

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use salus_fhirpath::FxBuildHasher;
+use rustc_hash::FxBuildHasher;
 
 use crate::policy::{Rule, Target};
 use crate::tree::Tree;

@@ -267,10 +267,7 @@ impl CryptoHasher {
     pub fn hash(&self, text: &str) -> String {
         let mut mac = self.0.clone();
         mac.update(text.as_bytes());
-        let mut hex = [0u8; 64];
-        hex::encode_to_slice(mac.finalize().into_bytes(), &mut hex)
-            .expect("32 bytes are 64 hex digits");
-        String::from_utf8(hex.to_vec()).expect("hex digits are ASCII")
+        hex::encode(mac.finalize().into_bytes())
     }
 }
 
@@ -278,7 +275,7 @@ impl CryptoHasher {
 /// literal (`[http(s)://base/]Type/id[/_history/vid]`), `urn:oid:` and `urn:uuid:`. Parsed by
 /// hand: this runs on every reference of every resource.
 pub struct ReferencePatterns {
-    resource_types: std::collections::HashSet<String, salus_fhirpath::FxBuildHasher>,
+    resource_types: std::collections::HashSet<String, rustc_hash::FxBuildHasher>,
 }
 
 /// Where `/_history/` first starts in a reference. Its underscores are looked for (memchr)

@@ -24,7 +24,7 @@ mod parser;
 mod value;
 
 pub use eval::{singleton_boolean, EvalError, Evaluator, DEFAULT_BUDGET};
-pub use model::{FxBuildHasher, FxHasher, ModelError, PrimitiveKind, TypeId, TypeKind, TypeModel};
+pub use model::{ModelError, PrimitiveKind, TypeId, TypeKind, TypeModel};
 pub use node::{Item, Location, Node, Step};
 pub use parser::{parse, Expr, ParseError, MAX_DEPTH};
 pub use value::{PartialDateTime, Precision, Value};

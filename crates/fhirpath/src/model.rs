@@ -11,7 +11,6 @@
 //! lookup per JSON key and no allocation.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use serde_json::Value;
@@ -90,53 +89,10 @@ pub(crate) struct TypeDef {
     pub by_name: FastMap<NameProp>,
 }
 
-/// A small, fast, non-cryptographic hasher for the short, trusted keys of the type model
-/// (schema names and JSON keys looked up against them). Flooding is not a concern: the map is
-/// built from the schema and only read with keys from resources. Public for callers keeping
-/// maps of the same kind (the de-identification engine's table of the types and names its
-/// rules look up).
-#[derive(Default, Clone, Copy)]
-pub struct FxHasher(u64);
-
-/// Builds [`FxHasher`]s, for `HashMap<_, _, FxBuildHasher>`.
-pub type FxBuildHasher = BuildHasherDefault<FxHasher>;
-
-impl Hasher for FxHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    // Eight bytes at a time, the last chunk zero-padded. Inlined: it runs for every JSON key
-    // of every resource indexed.
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-}
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
-    }
-}
-
-pub(crate) type FastMap<V> = HashMap<Box<str>, V, FxBuildHasher>;
+/// Keys are the schema's names and JSON keys looked up against them: short and trusted (the map
+/// is built from the schema and only read), so a fast hash beats SipHash and flooding is no
+/// concern.
+pub(crate) type FastMap<V> = HashMap<Box<str>, V, rustc_hash::FxBuildHasher>;
 
 /// Errors building a [`TypeModel`] from schema text.
 #[derive(Debug, thiserror::Error)]

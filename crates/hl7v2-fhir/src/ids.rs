@@ -26,59 +26,7 @@ pub fn key(resource_type: &str, parts: &[&str]) -> String {
 /// are built from ids and codes of one message, a few dozen per message, where SipHash's cost
 /// showed in profiles; nothing is gained by resisting collision attacks on a table that lives
 /// for one message and whose keys are mostly UUIDs.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct FastHash;
-
-impl std::hash::BuildHasher for FastHash {
-    type Hasher = WordHasher;
-
-    fn build_hasher(&self) -> WordHasher {
-        WordHasher(0)
-    }
-}
-
-/// Multiply-rotate over 8-byte words (the scheme of rustc's FxHash), with a final mix so the
-/// low bits, which pick the bucket, depend on every input bit.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct WordHasher(u64);
-
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl WordHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
-    }
-}
-
-impl std::hash::Hasher for WordHasher {
-    fn finish(&self) -> u64 {
-        let h = self.0;
-        (h ^ (h >> 29)).wrapping_mul(SEED) ^ (h >> 32)
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-}
+pub(crate) type FastHash = rustc_hash::FxBuildHasher;
 
 /// The id for a key.
 pub fn id(resource_type: &str, parts: &[&str]) -> String {

@@ -535,6 +535,9 @@ fn shift(date: NaiveDate, days: i64) -> Option<NaiveDate> {
     date.checked_add_signed(Duration::try_days(days)?)
 }
 
+/// The four-digit years taken as years (of birth, of an event) rather than other numbers.
+const YEARS: std::ops::RangeInclusive<u32> = 1900..=2029;
+
 /// Year of a two-digit year: 00-29 → 2000s, 30-99 → 1900s.
 fn expand_year(y: i32, digits: usize) -> i32 {
     if digits == 2 {
@@ -950,7 +953,7 @@ pub(crate) fn years(text: &str, out: &mut Vec<Candidate>) {
             }
             _ => {
                 let v: u32 = g.as_str().parse().unwrap_or(0);
-                if v > 2029 {
+                if v > *YEARS.end() {
                     continue;
                 }
                 if measured(text, s, e) {
@@ -977,7 +980,7 @@ pub(crate) fn years(text: &str, out: &mut Vec<Candidate>) {
                 if let Some(o) = &range_other {
                     if o.len() == 4 {
                         let ov: u32 = o.parse().unwrap_or(0);
-                        if !(1900..=2029).contains(&ov) || ov < v {
+                        if !YEARS.contains(&ov) || ov < v {
                             continue;
                         }
                     }
@@ -998,7 +1001,7 @@ pub(crate) fn years(text: &str, out: &mut Vec<Candidate>) {
                         .take_while(char::is_ascii_digit)
                         .collect();
                     let ov: u32 = o.chars().rev().collect::<String>().parse().unwrap_or(0);
-                    if o.len() != 4 || !(1900..=2029).contains(&ov) || ov > v {
+                    if o.len() != 4 || !YEARS.contains(&ov) || ov > v {
                         continue;
                     }
                     range_end = true;
@@ -1071,10 +1074,8 @@ fn year_lists(text: &str, from: usize, out: &mut Vec<Candidate>) {
         let digits = text[start..end].bytes().filter(u8::is_ascii_digit).count();
         if let Some(g) = year_list_re().captures(&text[end..]).and_then(|c| c.get(1)) {
             let (s, e) = (end + g.start(), end + g.end());
-            let century_ok = digits == 2
-                || text[s..e]
-                    .parse()
-                    .is_ok_and(|y: u32| (1900..=2029).contains(&y));
+            let century_ok =
+                digits == 2 || text[s..e].parse().is_ok_and(|y: u32| YEARS.contains(&y));
             if e - s == digits && century_ok && !measured(text, s, e) {
                 // Pushed at the end: a third year of the list is looked for from it.
                 out.push(year_candidate(s, e));

@@ -632,19 +632,10 @@ const TRANSFER: &[&str] = &[
     "transported",
     "brought",
 ];
+/// Verbs of place beyond those of living ([`LIVING_VERBS`]): a city after either is a place
+/// ("visiting in Albany", "lives in Albany").
 const PLACE_VERBS: &[&str] = &[
-    "lives",
-    "live",
-    "living",
-    "lived",
-    "resides",
-    "reside",
-    "resided",
-    "moved",
-    "relocated",
-    "born",
     "grew",
-    "raised",
     "vacation",
     "visiting",
     "trip",
@@ -2006,14 +1997,16 @@ fn places(cx: &mut Ctx<'_>) {
         if i >= 2 && cx.cue(i - 1, CUE_WARD_BEFORE) && cx.tight(i) && !cx.dict.is_english(l) {
             let to_from = matches!(cx.lower(i - 1), "to" | "from");
             // "c/o" (called out) is split by the tokenizer: it is read from the text.
-            let called_out = cx.text[..cx.toks[i - 1].start]
-                .trim_end()
-                .to_ascii_lowercase()
-                .ends_with("c/o");
+            // Only the three bytes before the word are compared: lower-casing the text before
+            // it would cost the note's length at every candidate.
+            let called_out = || {
+                let head = cx.text[..cx.toks[i - 1].start].trim_end().as_bytes();
+                head.len() >= 3 && head[head.len() - 3..].eq_ignore_ascii_case(b"c/o")
+            };
             let verb = to_from
                 && (cx.in_list(i - 2, TRANSFER)
                     || (i >= 3 && cx.in_list(i - 3, TRANSFER))
-                    || called_out);
+                    || called_out());
             let rest = &cx.text[cx.toks[i].end..];
             let digits = rest
                 .strip_prefix(' ')
@@ -2186,7 +2179,7 @@ fn places(cx: &mut Ctx<'_>) {
                 continue;
             }
             let evidence = (i..i + w).all(|k| cx.cap(k)) || !cx.informative;
-            let context = after_verb(PLACE_VERBS);
+            let context = after_verb(LIVING_VERBS) || after_verb(PLACE_VERBS);
             let going = after_verb(GOING_VERBS);
             let common = w == 1
                 && (cx.dict.weak.contains(key)
