@@ -26,4 +26,4 @@ pub mod schema;
 pub mod search;
 
 pub use outcome::{Issue, IssueCode, OperationOutcome, Severity};
-pub use prepare::{prepare, PreparedResource};
+pub use prepare::{prepare, prepare_derived, PreparedResource};

@@ -39,8 +39,28 @@ impl PreparedResource {
 /// SEX, PSYTHPN, 42CFRPart2, R) are added to `meta.security` after validation, beside any the
 /// source sent, so that every write path (ingest, REST, transactions) stores them and the
 /// content hash covers them: re-ingesting the same input still changes nothing.
-pub fn prepare(mut body: Value) -> Result<PreparedResource, Vec<Issue>> {
+pub fn prepare(body: Value) -> Result<PreparedResource, Vec<Issue>> {
     let resource_type = schema::validate(&body)?.to_owned();
+    prepare_typed(resource_type, body)
+}
+
+/// As [`prepare`], for a resource Salus derived itself from data it has already validated (the
+/// SVI Observations `salus sdoh link` builds from fixed templates): the schema check, half the
+/// cost of preparing such a resource, runs in debug builds only, so every test still validates
+/// every derived resource. Input from outside always goes through [`prepare`].
+pub fn prepare_derived(body: Value) -> Result<PreparedResource, Vec<Issue>> {
+    let resource_type = if cfg!(debug_assertions) {
+        schema::validate(&body)?.to_owned()
+    } else {
+        match body.get("resourceType") {
+            Some(Value::String(t)) => t.clone(),
+            _ => return prepare(body),
+        }
+    };
+    prepare_typed(resource_type, body)
+}
+
+fn prepare_typed(resource_type: String, mut body: Value) -> Result<PreparedResource, Vec<Issue>> {
     salus_labels::Labeller::builtin().apply(&mut body);
     let id = match body.get("id") {
         Some(Value::String(id)) if is_valid_id(id) => id.clone(),
@@ -220,6 +240,25 @@ mod tests {
             stored.contains(r#""valueQuantity":{"value":1.50}"#),
             "{stored}"
         );
+    }
+
+    #[test]
+    fn a_derived_resource_is_prepared_as_any_other() {
+        let (derived, checked) = (prepare_derived(obs()).unwrap(), prepare(obs()).unwrap());
+        assert_eq!(derived.resource_type, checked.resource_type);
+        assert_eq!(derived.id, checked.id);
+        assert_eq!(derived.patient, checked.patient);
+        assert_eq!(derived.stored, checked.stored);
+        assert_eq!(derived.content_hash, checked.content_hash);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    fn a_derived_resource_is_still_validated_in_debug_builds() {
+        // Tests run debug builds: a mapping bug that builds an invalid resource fails them.
+        let mut body = obs();
+        body["status"] = json!(7);
+        assert!(prepare_derived(body).is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use salus_fhir::{prepare, Issue, IssueCode};
+use salus_fhir::{prepare, prepare_derived, Issue, IssueCode};
 use salus_ingest::{Format, Notice, Rejection, Sink, SinkError};
 use salus_sdoh::{SviTable, ZipCounty};
 use salus_store::{ReferenceOutcome, ScanFilter, Store, StoreSink};
@@ -173,7 +173,7 @@ pub fn link_all(
                     Ok(observations) => {
                         linked += 1;
                         for o in observations {
-                            let pushed = match prepare(o) {
+                            let pushed = match prepare_derived(o) {
                                 Ok(p) => sink.resource(p, "sdoh link", &reference),
                                 Err(issues) => sink.rejected(Rejection::new(
                                     "sdoh link",
