@@ -71,7 +71,8 @@ impl Conn<'_> {
     }
 
     /// Insert rows (`columns` binds each) into `table`: COPY on PostgreSQL, multi-row INSERTs
-    /// on SQLite.
+    /// on SQLite. Call it inside a transaction: on SQLite a failure leaves the rows of the
+    /// statements before it (see `OR FAIL` below) until the transaction is rolled back.
     pub fn insert_rows(
         &mut self,
         table: crate::pg_copy::CopyTable,
