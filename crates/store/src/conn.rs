@@ -87,23 +87,32 @@ impl Conn<'_> {
         // Statements of a few fixed shapes (ROWS_PER_INSERT rows, then the remainder as
         // powers of two), kept prepared: parsing one multi-row INSERT per batch, of whatever
         // length the batch had, took a fifth of the writer's time.
-        let mut rows = binds.len() / columns;
-        let mut binds = binds.into_iter();
-        while rows > 0 {
-            let n = if rows >= ROWS_PER_INSERT {
-                ROWS_PER_INSERT
-            } else {
-                1 << rows.ilog2()
-            };
-            let chunk: Vec<Bind> = binds.by_ref().take(n * columns).collect();
-            // OR FAIL: a failing statement keeps the rows it inserted, so SQLite keeps no
-            // statement journal (with the default ABORT each statement copied every page it
-            // touched into one). The whole transaction is rolled back on any error anyway.
-            let sql = format!(
+        //
+        // OR FAIL: a failing statement keeps the rows it inserted, so SQLite keeps no statement
+        // journal (with the default ABORT each statement copied every page it touched into
+        // one). The whole transaction is rolled back on any error anyway.
+        let insert = |n: usize| {
+            format!(
                 "INSERT OR FAIL INTO {columns_sql} VALUES {}",
                 values_list(n, columns)
-            );
-            self.execute_prepared(&sql, chunk)?;
+            )
+        };
+        let mut rows = binds.len() / columns;
+        let mut binds = binds.into_iter();
+        let full = (rows >= ROWS_PER_INSERT).then(|| insert(ROWS_PER_INSERT));
+        while rows > 0 {
+            let tail;
+            let (n, sql) = match &full {
+                Some(full) if rows >= ROWS_PER_INSERT => (ROWS_PER_INSERT, full.as_str()),
+                // The remainder, at most one statement per power of two.
+                _ => {
+                    let n = 1 << rows.ilog2();
+                    tail = insert(n);
+                    (n, tail.as_str())
+                }
+            };
+            let chunk: Vec<Bind> = binds.by_ref().take(n * columns).collect();
+            self.execute_prepared(sql, chunk)?;
             rows -= n;
         }
         Ok(())

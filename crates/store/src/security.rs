@@ -63,37 +63,6 @@ pub struct AuditRow {
     pub hash: String,
 }
 
-/// Rows per multi-row INSERT in [`insert_chunked`].
-const ROWS_PER_INSERT: usize = 32;
-
-/// Insert rows `ROWS_PER_INSERT` at a time, the rest one by one: two statement shapes in all.
-fn insert_chunked(
-    conn: &mut crate::Conn<'_>,
-    table: &str,
-    columns: usize,
-    rows: Vec<Vec<Bind>>,
-) -> Result<()> {
-    let full = format!(
-        "INSERT INTO {table} VALUES {}",
-        crate::conn::values_list(ROWS_PER_INSERT, columns)
-    );
-    let single = format!(
-        "INSERT INTO {table} VALUES {}",
-        crate::conn::values_list(1, columns)
-    );
-    let mut pending: Vec<Vec<Bind>> = Vec::with_capacity(ROWS_PER_INSERT);
-    for row in rows {
-        pending.push(row);
-        if pending.len() == ROWS_PER_INSERT {
-            conn.execute_prepared(&full, pending.drain(..).flatten().collect())?;
-        }
-    }
-    for row in pending {
-        conn.execute_prepared(&single, row)?;
-    }
-    Ok(())
-}
-
 const TOKEN_COLUMNS: &str =
     "id, name, role, scopes, token_hash, client_id, created_at, expires_at, revoked_at";
 const CLIENT_COLUMNS: &str = "id, name, role, scopes, jwks, created_at, revoked_at";
@@ -276,20 +245,15 @@ impl Store {
                     last_hash.into(),
                 ],
             )?;
-            let references: Vec<Vec<Bind>> = references
-                .into_iter()
-                .map(|r| vec![r.into(), Bind::Int(first_seq)])
-                .collect();
-            if conn.is_postgres() {
-                conn.insert_rows(
-                    CopyTable::AuditEntities,
-                    "audit_entities (reference, first_seq)",
-                    2,
-                    references.into_iter().flatten().collect(),
-                )?;
-            } else {
-                insert_chunked(conn, "audit_entities (reference, first_seq)", 2, references)?;
-            }
+            conn.insert_rows(
+                CopyTable::AuditEntities,
+                "audit_entities (reference, first_seq)",
+                2,
+                references
+                    .into_iter()
+                    .flat_map(|r| [r.into(), Bind::Int(first_seq)])
+                    .collect(),
+            )?;
             Ok(rows.len())
         })
     }
